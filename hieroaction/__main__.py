@@ -1,0 +1,5 @@
+import sys
+
+from hieroaction.cli import main
+
+sys.exit(main())
