@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/hieroaction demo
+	$(BIN)/hieroaction datasets summary finediving
+	$(BIN)/hieroaction datasets summary mtl-aqa $(CURDIR)/hieroaction/datasets/bundled/MTL-AQA/info
 
 test: $(STAMP)
 	$(BIN)/ruff check .

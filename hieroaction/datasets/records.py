@@ -1,0 +1,98 @@
+"""What an adapter hands back: the good samples, the quarantined ones with their reasons, and warning counts.
+
+Why one shape: the CLI, the validation step and the Dagster assets all report "counts in = good + quarantined" and
+the same warning names, whichever dataset the samples came from.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from hieroaction.datasets.sample import Sample
+
+
+class DatasetReadError(Exception):
+    """The annotation files cannot be read safely or have the wrong overall structure (nothing is loaded)."""
+
+
+class AnnotationFormatError(DatasetReadError):
+    """A file holds the wrong kind of object, e.g. a split list where an annotation dict was expected."""
+
+    def __init__(self, path, field: str, problem: str):
+        self.path = str(path)
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{path}: field {field!r}: {problem}")
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A sample held back, with the field and value that caused it (so a person can find and fix it)."""
+
+    sample_id: str
+    field: str
+    value: Any
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.sample_id,
+            "field": self.field,
+            "value": _jsonable(self.value),
+            "reason": self.reason,
+        }
+
+    def __str__(self) -> str:
+        return f"{self.sample_id}: {self.field}={_short(self.value)}: {self.reason}"
+
+
+@dataclass
+class LoadResult:
+    """Samples read from one source. ``warnings`` counts soft problems by name; ``warning_samples`` lists who."""
+
+    samples: list[Sample]
+    quarantined: list[Quarantined] = field(default_factory=list)
+    warnings: dict[str, int] = field(default_factory=dict)
+    warning_samples: dict[str, list[str]] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def count_in(self) -> int:
+        return len(self.samples) + len(self.quarantined)
+
+    def splits(self) -> dict[str, int]:
+        return dict(sorted(Counter(s.split for s in self.samples).items()))
+
+
+class WarningTally:
+    """Collects named warnings and the sample ids behind each (shared by the adapters)."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, list[str]] = {}
+
+    def add(self, name: str, sample_id: str) -> None:
+        self.samples.setdefault(name, []).append(sample_id)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {name: len(ids) for name, ids in sorted(self.samples.items())}
+
+
+def _jsonable(value: Any) -> Any:
+    """Quarantine values go into JSON reports: numpy scalars/arrays and tuples become plain Python."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(_jsonable(value))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
