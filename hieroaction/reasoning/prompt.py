@@ -1,0 +1,68 @@
+"""The prompt: a system turn that states the answer grammar and a user turn carrying the video.
+
+Why the grammar is spelled out in the system turn: an untrained model (or one evaluated zero-shot) needs the format
+in words, and the clip length in the user turn anchors the frame spans the model must write (spans are 0-based,
+inclusive, counted in the clip's own frames, whatever frames were sampled to show it). The user turn also says
+whether sub-actions are assessed for this clip: MTL-AQA has no step labels, and the same competition footage appears
+in FineDiving with them, so only the prompt can tell the model to leave <steps> empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hieroaction.reasoning.grammar import GRAMMAR_VERSION
+
+SYSTEM_PROMPT = f"""You are an expert diving judge. You assess a dive step by step (answer grammar v{GRAMMAR_VERSION}).
+Answer with exactly these four sections, in this order, and nothing outside them:
+<think>your reasoning</think>
+<action>dive number | its meaning | DD difficulty</action>
+<steps>
+1. sub-action label | frames first-last | judgement
+(one numbered line per sub-action, in temporal order; empty when sub-actions are not assessed)
+</steps>
+<score>final score with 2 decimals</score>
+Frame numbers are 0-based and inclusive, counted within the clip."""
+
+
+def user_text(num_frames: int, *, assess_steps: bool = True, frame_indices: Sequence[int] | None = None) -> str:
+    n = int(num_frames)
+    text = f"This diving clip has {n} frames, numbered 0 to {n - 1}. Recognise the dive, "
+    if assess_steps:
+        text += "locate and judge each sub-action, then give the final score."
+    else:
+        text += "then give the final score. Sub-actions are not assessed for this clip: leave <steps> empty."
+    if frame_indices is not None:
+        text += " The video shows clip frames " + ", ".join(str(int(i)) for i in frame_indices) + "."
+    return text
+
+
+def build_messages(
+    num_frames: int,
+    *,
+    video: Any = None,
+    assess_steps: bool = True,
+    frame_indices: Sequence[int] | None = None,
+) -> list[dict[str, Any]]:
+    """Conversational prompt for processors' chat templates (and trl): system turn, then a user turn whose content
+    is ``[{"type": "video"[, "video": frames]}, {"type": "text", "text": ...}]``.
+
+    ``assess_steps=False`` asks for an empty <steps> (clips without step labels); ``frame_indices`` optionally tells
+    the model which clip frames the video holds."""
+    if int(num_frames) < 1:
+        raise ValueError(f"num_frames must be positive, got {num_frames!r}")
+    video_part: dict[str, Any] = {"type": "video"}
+    if video is not None:
+        video_part["video"] = video
+    text = user_text(num_frames, assess_steps=assess_steps, frame_indices=frame_indices)
+    return [
+        {"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]},
+        {"role": "user", "content": [video_part, {"type": "text", "text": text}]},
+    ]
+
+
+def prompt_for(sample, *, video: Any = None, frame_indices: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """The prompt matching :func:`~hieroaction.reasoning.render.render_target` for ``sample`` (steps assessed exactly
+    when the sample has step labels)."""
+    return build_messages(sample.num_frames, video=video, assess_steps=bool(sample.steps), frame_indices=frame_indices)

@@ -1,0 +1,104 @@
+"""Render the training target of a Sample in the answer grammar.
+
+Why deterministic: the same Sample must always give the same target (SFT data is cached and versioned), and every
+word must follow from the labels (see :mod:`hieroaction.reasoning.commentary`), so the text never states what the
+video could not show.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from hieroaction.datasets.dive_codes import DiveCode, DiveCodeError, parse_code
+from hieroaction.datasets.sample import Sample, Step
+from hieroaction.reasoning.commentary import execution_phrase, step_judgement
+from hieroaction.reasoning.grammar import UNKNOWN_DD, AssessedStep, Assessment, clean_field, format_answer
+
+# Tolerance when checking that the final score follows the judges' awards by the FINA rule (scores have 2 decimals).
+_RULE_TOLERANCE = 0.006
+
+
+def decode_action(code: str) -> DiveCode | None:
+    try:
+        return parse_code(code)
+    except DiveCodeError:
+        return None
+
+
+def canonical_code(code: str) -> str:
+    """Dive numbers in canonical lower-case form; other action codes cleaned for the grammar, lower-cased."""
+    dive = decode_action(code)
+    if dive is not None:
+        return dive.code
+    return re.sub(r"[^a-z0-9._-]+", "_", str(code).lower()).strip("_.-") or "unknown"
+
+
+def action_name(sample: Sample) -> str:
+    """Readable action name as the grammar writes it (never empty)."""
+    dive = decode_action(sample.action_code)
+    if dive is not None:
+        return dive.name()
+    return clean_field(sample.extra.get("action_name") or "") or canonical_code(sample.action_code)
+
+
+def step_label(step: Step) -> str:
+    """A step's label as the grammar writes it (never empty, no ``|``)."""
+    return clean_field(step.name) or f"sub-action {step.label_id}"
+
+
+def expected_assessment(sample: Sample) -> Assessment:
+    """The structured record that :func:`render_target` writes for ``sample`` (what the parser must return)."""
+    dive = decode_action(sample.action_code)
+    steps = [
+        AssessedStep(
+            step_label(s), s.first, s.last, clean_field(step_judgement(step_label(s), dive, sample.judge_scores))
+        )
+        for s in sample.steps
+    ]
+    return Assessment(
+        action_code=canonical_code(sample.action_code),
+        action_name=action_name(sample),
+        difficulty=None if sample.difficulty is None else round(float(sample.difficulty), 1),
+        steps=steps,
+        score=round(float(sample.final_score), 2),
+        reasoning=_reasoning(sample, dive, steps),
+    )
+
+
+def render_target(sample: Sample) -> str:
+    """The assistant turn the model is trained to produce for ``sample``."""
+    return format_answer(expected_assessment(sample))
+
+
+def _reasoning(sample: Sample, dive: DiveCode | None, steps: Sequence[AssessedStep]) -> str:
+    lines = [f"The clip has {sample.num_frames} frames (0-{sample.num_frames - 1})."]
+    if steps:
+        lines.append("Sub-actions in order: " + ", ".join(s.name for s in steps) + ".")
+    else:
+        lines.append("Sub-actions are not assessed for this clip.")
+    dd = UNKNOWN_DD if sample.difficulty is None else f"{float(sample.difficulty):.1f}"
+    lines.append(f"Action {canonical_code(sample.action_code)}: {action_name(sample)}, DD {dd}.")
+    if sample.judge_scores:
+        awards = ", ".join(f"{float(s):g}" for s in sample.judge_scores)
+        lines.append(f"Awards {awards}: {execution_phrase(sample.judge_scores)}.")
+    lines.append(_score_line(sample))
+    return "\n".join(lines)
+
+
+def _score_line(sample: Sample) -> str:
+    """State the FINA rule when the label follows it; otherwise only the score (some labels break the rule)."""
+    score = float(sample.final_score)
+    awards = sorted(float(s) for s in sample.judge_scores)
+    dd = sample.difficulty
+    rules = {
+        7: ("DD x sum of middle three awards", sum(awards[2:5]), ""),
+        5: ("DD x sum of awards x 0.6", sum(awards), " x 0.6"),
+        3: ("DD x sum of awards", sum(awards), ""),
+    }
+    if dd is not None and len(awards) in rules:
+        rule, kept, factor_text = rules[len(awards)]
+        factor = 0.6 if factor_text else 1.0
+        if abs(float(dd) * kept * factor - score) <= _RULE_TOLERANCE:
+            return f"Score = {rule} = {float(dd):.1f} x {kept:g}{factor_text} = {score:.2f}."
+    return f"Score {score:.2f}."
