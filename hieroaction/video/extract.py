@@ -1,0 +1,169 @@
+"""Extract sampled frames for many samples into the clip store: parallel, resumable, atomic, bad media quarantined.
+
+Why this shape: extraction is the one step that touches every video; it must survive being killed (files appear
+whole or not at all), be cheap to rerun (finished clips are skipped), and never let one broken file stop the rest
+(each failure becomes a quarantine record naming the sample, the field and what was wrong).
+Counts always add up: ``len(samples) == len(written) + len(skipped) + len(quarantined)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hieroaction.datasets.records import Quarantined
+from hieroaction.datasets.sample import Sample
+from hieroaction.video.decode import read_frames
+from hieroaction.video.errors import MediaError
+from hieroaction.video.sampling import FrameSettings
+from hieroaction.video.store import (
+    clip_path,
+    is_complete,
+    remove_stale_partials,
+    settings_dir,
+    write_atomic,
+    write_text_atomic,
+)
+
+QUARANTINE_FILE = "quarantine.jsonl"
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass
+class ExtractResult:
+    """What one extraction run did. ``paths`` maps every good sample id (written or skipped) to its clip file."""
+
+    out_dir: Path
+    settings: FrameSettings
+    written: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def count_in(self) -> int:
+        return len(self.written) + len(self.skipped) + len(self.quarantined)
+
+    @property
+    def quarantine_file(self) -> Path:
+        return settings_dir(self.out_dir, self.settings) / QUARANTINE_FILE
+
+    def reasons(self) -> dict[str, int]:
+        """Quarantine counts per kind of problem (``missing``, ``truncated``, ...)."""
+        return dict(sorted(Counter(q.reason.split(":", 1)[0] for q in self.quarantined).items()))
+
+    def to_dict(self) -> dict:
+        return {
+            "settings": self.settings.to_dict(),
+            "key": self.settings.key,
+            "in": self.count_in,
+            "written": len(self.written),
+            "skipped": len(self.skipped),
+            "quarantined": len(self.quarantined),
+            "quarantine_reasons": self.reasons(),
+        }
+
+
+def extract_frames(
+    samples,
+    media_root,
+    out_dir,
+    settings: FrameSettings | None = None,
+    workers: int = 2,
+    *,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> ExtractResult:
+    """Sample, resize and store the frames of every sample; see :class:`ExtractResult` for what comes back.
+
+    Runs ``workers`` samples at a time in threads (PyAV and PIL decode without holding the GIL). The quarantine
+    record ``<out>/<settings.key>/quarantine.jsonl`` is rewritten at the end of each run: it lists what this run
+    could not extract (a rerun retries earlier failures).
+    """
+    from tqdm.auto import tqdm
+
+    settings = settings or FrameSettings()
+    out_dir = Path(out_dir)
+    folder = settings_dir(out_dir, settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(folder)
+    result = ExtractResult(out_dir=out_dir, settings=settings)
+
+    todo: list[tuple[Sample, Path]] = []
+    seen: set[str] = set()
+    for sample in samples:
+        if sample.sample_id in seen:
+            result.quarantined.append(
+                Quarantined(sample.sample_id, "sample_id", sample.sample_id, "duplicate: sample id appears twice")
+            )
+            continue
+        seen.add(sample.sample_id)
+        path = clip_path(out_dir, sample, settings)
+        if not overwrite and is_complete(path):
+            result.skipped.append(sample.sample_id)
+            result.paths[sample.sample_id] = path
+        else:
+            todo.append((sample, path))
+
+    def work(item: tuple[Sample, Path]):
+        sample, path = item
+        try:
+            frames = _sample_frames(sample, media_root, settings)
+        except MediaError as exc:
+            return sample, path, Quarantined(sample.sample_id, "video", exc.path, f"{exc.kind}: {exc.detail}")
+        except ValueError as exc:  # e.g. an impossible frame range in the annotation
+            value = [sample.video.start_frame, sample.video.end_frame]
+            return sample, path, Quarantined(sample.sample_id, "video.frames", value, f"bad-range: {exc}")
+        write_atomic(path, frames)
+        return sample, path, None
+
+    with tqdm(total=len(todo), desc=f"frames {settings.key}", unit="clip", disable=not progress) as bar:
+        if workers <= 1 or len(todo) <= 1:
+            outcomes = map(work, todo)
+            _collect(outcomes, result, bar)
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
+                _collect(pool.map(work, todo), result, bar)
+
+    _write_records(folder, result)
+    return result
+
+
+def _collect(outcomes, result: ExtractResult, bar) -> None:
+    for sample, path, problem in outcomes:
+        if problem is None:
+            result.written.append(sample.sample_id)
+            result.paths[sample.sample_id] = path
+        else:
+            result.quarantined.append(problem)
+        bar.update(1)
+
+
+def _sample_frames(sample: Sample, media_root, settings: FrameSettings) -> np.ndarray:
+    if sample.num_frames < 1:
+        raise ValueError(f"end_frame {sample.video.end_frame} is before start_frame {sample.video.start_frame}")
+    indices = settings.indices(sample.num_frames)
+    return read_frames(sample.video, indices, media_root=media_root, size=settings.size)
+
+
+def _write_records(folder: Path, result: ExtractResult) -> None:
+    lines = "".join(json.dumps(q.to_dict(), ensure_ascii=False) + "\n" for q in result.quarantined)
+    write_text_atomic(folder / QUARANTINE_FILE, lines)
+    write_text_atomic(folder / SUMMARY_FILE, json.dumps(result.to_dict(), indent=2) + "\n")
+
+
+def load_clip(out_dir, sample: Sample, settings: FrameSettings | None = None, *, mmap: bool = True) -> np.ndarray:
+    """The stored ``(T, H, W, 3)`` uint8 clip of ``sample`` (memory-mapped by default: no copy until used).
+
+    Raises ``FileNotFoundError`` naming the sample when it was never extracted (or was quarantined).
+    """
+    settings = settings or FrameSettings()
+    path = clip_path(out_dir, sample, settings)
+    if not path.is_file():
+        raise FileNotFoundError(f"{sample.sample_id}: no extracted clip for settings {settings.key} at {path}")
+    return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
