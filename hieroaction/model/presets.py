@@ -1,0 +1,311 @@
+"""Offline model presets: a real Qwen2.5-VL architecture with random weights, a BPE tokenizer trained on the
+reasoning grammar, the Qwen image/video processors and a chat template, saved so the Auto classes reload it.
+
+Why: no weights can be downloaded here, yet tests need a model that runs in seconds (``tiny``) and the learning
+proof needs one that learns rendered dives on a CPU in minutes (``small``). Both use the exact classes a real
+Qwen2.5-VL checkpoint uses, so the training code paths are the real ones.
+See ``shared/docs/STACK.md`` for the traps this follows (``rope_parameters``, ``mrope_section``, ``bos_token_id``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from hieroaction.model.chat_template import QWEN_VL_CHAT_TEMPLATE
+
+log = logging.getLogger(__name__)
+
+# Qwen's special tokens, in the order the real tokenizer numbers them (ids 0.. in ours).
+SPECIAL_TOKENS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
+PRESET_INFO_FILE = "hieroaction_preset.json"
+
+
+@dataclass(frozen=True)
+class PresetSpec:
+    """Sizes of one preset. ``head_dim = text_hidden // text_heads``; ``mrope_section`` must sum to head_dim/2."""
+
+    name: str
+    vocab_size: int
+    text_hidden: int
+    text_layers: int
+    text_heads: int
+    text_kv_heads: int
+    text_intermediate: int
+    mrope_section: tuple[int, int, int]
+    vision_hidden: int
+    vision_depth: int
+    vision_heads: int
+    vision_intermediate: int
+    fullatt_block_indexes: tuple[int, ...]
+    min_pixels: int
+    max_pixels: int
+    max_position_embeddings: int = 4096
+
+
+PRESETS: dict[str, PresetSpec] = {
+    # Seconds per step on a CPU: for tests of the plumbing, not for learning.
+    "tiny": PresetSpec(
+        name="tiny",
+        vocab_size=512,
+        text_hidden=64,
+        text_layers=2,
+        text_heads=4,
+        text_kv_heads=2,
+        text_intermediate=128,
+        mrope_section=(2, 3, 3),
+        vision_hidden=32,
+        vision_depth=2,
+        vision_heads=2,
+        vision_intermediate=64,
+        fullatt_block_indexes=(1,),
+        min_pixels=28 * 28,
+        max_pixels=56 * 56,
+    ),
+    # ~2.5M parameters: big enough to learn the rendered dives' grammar, action codes and steps, small enough that
+    # an SFT step on 8 clips takes about a CPU second.
+    "small": PresetSpec(
+        name="small",
+        vocab_size=1024,
+        text_hidden=192,
+        text_layers=3,
+        text_heads=4,
+        text_kv_heads=2,
+        text_intermediate=512,
+        mrope_section=(8, 8, 8),
+        vision_hidden=96,
+        vision_depth=2,
+        vision_heads=2,
+        vision_intermediate=256,
+        fullatt_block_indexes=(1,),
+        min_pixels=56 * 56,
+        max_pixels=112 * 112,
+    ),
+}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tokenizer corpus
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def dive_vocabulary_texts() -> list[str]:
+    """Every valid FINA dive number with its readable name: the action stage's vocabulary, always in the corpus."""
+    from hieroaction.datasets.dive_codes import DiveCodeError, parse_code
+
+    candidates: list[str] = []
+    for group in range(1, 5):
+        candidates += [f"{group}{fly}{soms}" for fly in (0, 1) for soms in range(1, 10)]
+    candidates += [f"5{rot}{soms}{tw}" for rot in range(1, 5) for soms in range(1, 10) for tw in range(1, 10)]
+    candidates += [f"6{d}{soms}" for d in range(1, 4) for soms in range(0, 10)]
+    candidates += [f"6{d}{soms}{tw}" for d in range(1, 4) for soms in range(0, 10) for tw in range(1, 10)]
+    texts = []
+    for number in candidates:
+        for letter in "abcd":
+            try:
+                dive = parse_code(number + letter)
+            except DiveCodeError:
+                continue
+            texts.append(f"{dive.code} | {dive.name()}")
+    return texts
+
+
+def grammar_texts(samples) -> Iterator[str]:
+    """The reasoning grammar's own text: the prompt and the rendered target of each sample."""
+    from hieroaction.reasoning import build_messages, render_target
+
+    seen_prompts: set[str] = set()
+    for sample in samples:
+        for message in build_messages(sample.num_frames):
+            content = message["content"]
+            parts = [content] if isinstance(content, str) else [c.get("text") or "" for c in content]
+            for text in parts:
+                if text and text not in seen_prompts:
+                    seen_prompts.add(text)
+                    yield text
+        yield render_target(sample)
+
+
+def default_corpus(max_samples: int = 500) -> list[str]:
+    """Tokenizer training text: the dive vocabulary plus prompts and targets rendered over real samples.
+
+    The real samples are the bundled FineDiving and MTL-AQA annotations (every sub-action name, dive, DD and score
+    format they contain). Only the annotation files are read, never media.
+    """
+    from hieroaction.datasets.finediving import load_finediving
+    from hieroaction.datasets.mtl_aqa import load_mtl_aqa
+
+    samples = []
+    for loader in (load_finediving, load_mtl_aqa):
+        loaded = sorted(loader().samples, key=lambda s: s.sample_id)
+        step = max(1, len(loaded) // max_samples)
+        samples += loaded[::step][:max_samples]
+    return dive_vocabulary_texts() + list(grammar_texts(samples))
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int):
+    """A Qwen2 byte-level BPE tokenizer trained on ``texts``, with Qwen's special tokens and chat layout ids."""
+    from transformers import Qwen2Tokenizer
+
+    base = Qwen2Tokenizer()
+    tokenizer = base.train_new_from_iterator(
+        iter(texts), vocab_size=vocab_size, new_special_tokens=list(SPECIAL_TOKENS), show_progress=False
+    )
+    tokenizer.eos_token = "<|im_end|>"
+    tokenizer.pad_token = "<|endoftext|>"
+    tokenizer.model_max_length = 32768
+    ids = tokenizer.convert_tokens_to_ids(list(SPECIAL_TOKENS))
+    if ids != list(range(len(SPECIAL_TOKENS))):
+        raise RuntimeError(f"special tokens got unexpected ids {ids}; expected 0..{len(SPECIAL_TOKENS) - 1}")
+    return tokenizer
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Processor and model
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _video_processor_kwargs(spec: PresetSpec) -> dict:
+    from transformers import Qwen2VLVideoProcessor
+
+    kwargs = dict(
+        min_pixels=spec.min_pixels,
+        max_pixels=spec.max_pixels,
+        patch_size=14,
+        temporal_patch_size=2,
+        merge_size=2,
+        do_sample_frames=False,
+    )
+    # transformers 5.17 (GPU box) and 5.23 differ on this default: pin it so both give the same token counts.
+    valid = getattr(getattr(Qwen2VLVideoProcessor, "valid_kwargs", None), "__annotations__", {})
+    if "cap_pixels_per_frame" in valid:
+        kwargs["cap_pixels_per_frame"] = False
+    return kwargs
+
+
+def build_processor(tokenizer, spec: PresetSpec):
+    """Qwen2.5-VL processor from kwargs: image and video processors with this preset's small pixel budget."""
+    from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+
+    image_processor = Qwen2VLImageProcessor(
+        min_pixels=spec.min_pixels, max_pixels=spec.max_pixels, patch_size=14, temporal_patch_size=2, merge_size=2
+    )
+    video_processor = Qwen2VLVideoProcessor(**_video_processor_kwargs(spec))
+    return Qwen2_5_VLProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        video_processor=video_processor,
+        chat_template=QWEN_VL_CHAT_TEMPLATE,
+    )
+
+
+def build_config(spec: PresetSpec, tokenizer):
+    """Qwen2.5-VL config for ``spec``, with the special-token ids of ``tokenizer``."""
+    from transformers import Qwen2_5_VLConfig
+
+    head_dim = spec.text_hidden // spec.text_heads
+    if sum(spec.mrope_section) * 2 != head_dim:
+        raise ValueError(f"preset {spec.name}: mrope_section {spec.mrope_section} must sum to head_dim/2 = {head_dim // 2}")
+    tid = tokenizer.convert_tokens_to_ids
+    text_config = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=spec.text_hidden,
+        intermediate_size=spec.text_intermediate,
+        num_hidden_layers=spec.text_layers,
+        num_attention_heads=spec.text_heads,
+        num_key_value_heads=spec.text_kv_heads,
+        max_position_embeddings=spec.max_position_embeddings,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": list(spec.mrope_section)},
+        bos_token_id=None,
+        eos_token_id=tid("<|im_end|>"),
+        pad_token_id=tid("<|endoftext|>"),
+        tie_word_embeddings=False,
+    )
+    vision_config = dict(
+        depth=spec.vision_depth,
+        hidden_size=spec.vision_hidden,
+        intermediate_size=spec.vision_intermediate,
+        num_heads=spec.vision_heads,
+        out_hidden_size=spec.text_hidden,
+        patch_size=14,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        window_size=112,
+        fullatt_block_indexes=list(spec.fullatt_block_indexes),
+        tokens_per_second=2,
+    )
+    return Qwen2_5_VLConfig(
+        text_config=text_config,
+        vision_config=vision_config,
+        image_token_id=tid("<|image_pad|>"),
+        video_token_id=tid("<|video_pad|>"),
+        vision_start_token_id=tid("<|vision_start|>"),
+        vision_end_token_id=tid("<|vision_end|>"),
+        tie_word_embeddings=False,
+    )
+
+
+def build_offline_model(
+    preset: str, out_dir: str | Path, *, corpus: Iterable[str] | None = None, seed: int = 0, overwrite: bool = False
+) -> Path:
+    """Build preset ``tiny`` or ``small`` with random weights and save it (model, processor, tokenizer) to ``out_dir``.
+
+    ``corpus``: texts to train the tokenizer on (default :func:`default_corpus`). Reload with
+    ``AutoProcessor.from_pretrained(out_dir)`` / ``AutoModelForImageTextToText.from_pretrained(out_dir)`` or
+    :func:`hieroaction.model.loading.load_model`. An existing complete build is reused unless ``overwrite``.
+    """
+    import torch
+    from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
+
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    spec = PRESETS[preset]
+    out = Path(out_dir)
+    info_path = out / PRESET_INFO_FILE
+    if info_path.exists() and not overwrite:
+        info = json.loads(info_path.read_text())
+        if info.get("spec") == json.loads(json.dumps(asdict(spec))) and info.get("seed") == seed and corpus is None:
+            log.info("preset %s already built at %s", preset, out)
+            return out
+    out.mkdir(parents=True, exist_ok=True)
+
+    texts = list(corpus) if corpus is not None else default_corpus()
+    if not texts:
+        raise ValueError("the tokenizer corpus is empty")
+    tokenizer = train_tokenizer(texts, spec.vocab_size)
+    processor = build_processor(tokenizer, spec)
+    config = build_config(spec, tokenizer)
+
+    torch.manual_seed(seed)
+    model = Qwen2_5_VLForConditionalGeneration(config)
+    model.generation_config = GenerationConfig(
+        eos_token_id=[tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.convert_tokens_to_ids("<|endoftext|>")],
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+        do_sample=False,
+    )
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    info = {
+        "preset": preset,
+        "seed": seed,
+        "spec": asdict(spec),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(tokenizer),
+        "corpus_texts": len(texts),
+    }
+    info_path.write_text(json.dumps(info, indent=2))
+    log.info("built preset %s (%d parameters, vocab %d) at %s", preset, info["parameters"], len(tokenizer), out)
+    return out

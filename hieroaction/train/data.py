@@ -1,0 +1,298 @@
+"""Training rows and the batch collator: sample -> (prompt messages, target text, reward columns) -> model tensors.
+
+Why rows hold the sample and not its pixels: a ``datasets`` table of uint8 clips would be re-encoded as nested int64
+lists (8x the bytes); rows keep the sample JSON and :class:`ClipLoader` reads the extracted frames
+(``hieroaction.video.extract.load_clip``) when a batch is built, in the loader workers.
+
+Why a collator of our own: trl 1.16's SFT collator treats only ``image``/``images`` columns as vision data. This one
+tokenizes ``prompt`` with the processor and the video (uint8 ``(T, H, W, 3)``, ``do_sample_frames=False``), appends
+the target's tokens and ``<|im_end|>``, and sets ``labels`` to -100 everywhere except the answer. Appending the
+target's tokens after the prompt's is exactly what generation sees, so training and inference agree token by token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hieroaction.datasets.sample import Sample
+
+log = logging.getLogger(__name__)
+
+IGNORE_INDEX = -100
+ANSWER_END = "<|im_end|>"
+
+
+class TrainingDataError(ValueError):
+    """Training data that cannot be used; the message names the sample and the field."""
+
+
+@dataclass
+class RowsResult:
+    """Rows ready for a ``datasets.Dataset`` plus the samples held back (with reasons), so nothing vanishes."""
+
+    rows: list[dict[str, Any]]
+    quarantined: list[dict[str, Any]] = field(default_factory=list)
+
+
+def frame_settings(frames_config):
+    """``hieroaction.video.extract.FrameSettings`` from a :class:`~hieroaction.train.config.FramesConfig`."""
+    from hieroaction.video.sampling import FrameSettings
+
+    size = frames_config.size
+    size = tuple(size) if isinstance(size, list) else size
+    return FrameSettings(sampler=frames_config.sampler, count=frames_config.count, size=size)
+
+
+def sample_of(row: Mapping[str, Any]) -> Sample:
+    return Sample.from_dict(json.loads(row["sample"]))
+
+
+class ClipLoader:
+    """Load a row's clip from the extracted frames: uint8 ``(T, H, W, 3)``. Picklable, so loader workers can use it.
+
+    Also usable as the HPL trainer's ``video_loader`` (a callable taking a row).
+    """
+
+    def __init__(self, frames_dir: str | Path, settings):
+        self.frames_dir = Path(frames_dir)
+        self.settings = settings
+
+    def __call__(self, row: Mapping[str, Any]) -> np.ndarray:
+        from hieroaction.video.extract import load_clip
+
+        sample = sample_of(row)
+        try:
+            clip = load_clip(self.frames_dir, sample, self.settings)
+        except FileNotFoundError as exc:
+            raise TrainingDataError(
+                f"sample {sample.sample_id!r}: field 'video': no extracted frames under {self.frames_dir} "
+                f"for settings {getattr(self.settings, 'key', self.settings)} ({exc})"
+            ) from exc
+        # the store hands out read-only memory maps; torch wants a writable array
+        return check_clip(np.array(clip), sample.sample_id)
+
+
+class PromptBuilder:
+    """The prompt messages of a row: ``build_messages`` with the clip length and, when the frame settings are known,
+    the clip frames the video shows (so the model can map what it sees to the frame numbers it must write)."""
+
+    def __init__(self, settings=None):
+        self.settings = settings
+
+    def __call__(self, row: Mapping[str, Any]) -> list[dict]:
+        from hieroaction.reasoning import build_messages
+
+        num_frames = int(row["num_frames"])
+        indices = None if self.settings is None else [int(i) for i in self.settings.indices(num_frames)]
+        return build_messages(num_frames, frame_indices=indices)
+
+
+def check_clip(clip: Any, sample_id: str) -> np.ndarray:
+    clip = np.asarray(clip)
+    if clip.ndim != 4 or clip.shape[-1] != 3 or clip.shape[0] < 1:
+        raise TrainingDataError(f"sample {sample_id!r}: field 'video' must be (T, H, W, 3), got shape {clip.shape}")
+    if clip.dtype != np.uint8:
+        raise TrainingDataError(f"sample {sample_id!r}: field 'video' must be uint8, got {clip.dtype}")
+    return clip
+
+
+def score_range_of(samples: Sequence[Sample]) -> tuple[float, float]:
+    scores = [float(s.final_score) for s in samples]
+    if not scores:
+        raise TrainingDataError("no samples to take the score range from")
+    low, high = min(scores), max(scores)
+    return (low, high) if high > low else (low, low + 1.0)
+
+
+def build_rows(
+    samples: Iterable[Sample],
+    *,
+    with_target: bool = True,
+    with_prompt: bool = False,
+    score_range: tuple[float, float] | None = None,
+    settings=None,
+) -> RowsResult:
+    """One row per sample: ``sample_id``, ``sample`` (JSON), ``num_frames``; ``target`` (SFT); ``prompt`` (GRPO);
+    the reward columns of ``hieroaction.rewards.reward_columns`` when ``score_range`` is given (HPL).
+    ``settings``: the frame settings, so the prompt names the frames the video shows (see :class:`PromptBuilder`).
+
+    A sample whose target cannot be rendered is quarantined with the reason, not dropped.
+    """
+    from hieroaction.reasoning import render_target
+
+    prompt_builder = PromptBuilder(settings)
+    reward_columns = None
+    if score_range is not None:
+        from hieroaction.rewards import reward_columns
+
+    rows, quarantined = [], []
+    for sample in samples:
+        row: dict[str, Any] = {
+            "sample_id": sample.sample_id,
+            "sample": json.dumps(sample.to_dict(), ensure_ascii=False),
+            "num_frames": sample.num_frames,
+        }
+        stage = "target"
+        try:
+            if with_target:
+                row["target"] = render_target(sample)
+            stage = "prompt"
+            if with_prompt:
+                row["prompt"] = prompt_builder(row)
+            stage = "reward_columns"
+            if reward_columns is not None:
+                row.update(reward_columns(sample, score_range))
+        except (ValueError, KeyError, TypeError) as exc:
+            quarantined.append({"id": sample.sample_id, "field": stage, "reason": f"{type(exc).__name__}: {exc}"})
+            continue
+        rows.append(row)
+    for q in quarantined:
+        log.warning("quarantined %s (%s): %s", q["id"], q["field"], q["reason"])
+    return RowsResult(rows, quarantined)
+
+
+def load_samples(path: str | Path, *, max_samples: int | None = None) -> tuple[list[Sample], list[dict[str, Any]]]:
+    """Samples from a canonical table or user manifest (JSONL/CSV); quarantined rows come back as dicts."""
+    from hieroaction.datasets.manifest import load_manifest
+
+    result = load_manifest(path)
+    samples = sorted(result.samples, key=lambda s: s.sample_id)
+    if max_samples is not None:
+        samples = samples[:max_samples]
+    return samples, [q.to_dict() for q in result.quarantined]
+
+
+def ensure_frames(samples: Sequence[Sample], data_config) -> tuple[list[Sample], list[dict[str, Any]]]:
+    """Extract frames for samples that lack them (finished clips are skipped); returns the samples whose frames are
+    ready and the quarantine records of those that could not be extracted. Without ``media_root`` the frames must
+    already be in ``frames_dir``: samples without them are quarantined."""
+    from hieroaction.video.extract import extract_frames
+    from hieroaction.video.store import clip_path, is_complete
+
+    settings = frame_settings(data_config.frames)
+    if data_config.media_root and data_config.extract_missing:
+        result = extract_frames(list(samples), data_config.media_root, data_config.frames_dir, settings)
+        bad = {q.sample_id: q for q in result.quarantined}
+        quarantined = [q.to_dict() for q in result.quarantined]
+        return [s for s in samples if s.sample_id not in bad], quarantined
+    ready, quarantined = [], []
+    for sample in samples:
+        path = clip_path(data_config.frames_dir, sample, settings)
+        if is_complete(path):
+            ready.append(sample)
+        else:
+            quarantined.append(
+                {"id": sample.sample_id, "field": "video", "value": str(path), "reason": "missing: no extracted frames"}
+            )
+    return ready, quarantined
+
+
+def data_version(paths: Iterable[str | Path | None], frames_key: str = "") -> str:
+    """A short content hash of the sample tables plus the frame settings and the grammar version."""
+    try:
+        from hieroaction.reasoning import GRAMMAR_VERSION
+    except ImportError:  # pragma: no cover - reasoning is a hard dependency of training
+        GRAMMAR_VERSION = "?"
+    digest = hashlib.sha256()
+    for path in paths:
+        if path:
+            digest.update(Path(path).read_bytes())
+    digest.update(f"|frames={frames_key}|grammar={GRAMMAR_VERSION}".encode())
+    return digest.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Collator
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class VideoSFTCollator:
+    """Batch rows into Qwen-VL inputs with the video as video and labels on the answer only.
+
+    ``clip_loader(row) -> uint8 (T, H, W, 3)``; rows may carry the clip themselves under ``video`` instead.
+    ``prompt_builder(row) -> messages`` defaults to :class:`PromptBuilder` without frame settings.
+    """
+
+    def __init__(
+        self,
+        processor,
+        clip_loader: Callable[[Mapping[str, Any]], np.ndarray] | None = None,
+        prompt_builder: Callable[[Mapping[str, Any]], list[dict]] | None = None,
+        max_length: int | None = None,
+    ):
+        self.processor = processor
+        self.clip_loader = clip_loader
+        self.prompt_builder = prompt_builder or PromptBuilder()
+        self.max_length = max_length
+        tokenizer = processor.tokenizer
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.end_ids = tokenizer(ANSWER_END, add_special_tokens=False)["input_ids"]
+
+    def clip(self, row: Mapping[str, Any]) -> np.ndarray:
+        sample_id = str(row.get("sample_id", "?"))
+        if row.get("video") is not None:
+            return check_clip(row["video"], sample_id)
+        if self.clip_loader is None:
+            raise TrainingDataError(f"sample {sample_id!r}: field 'video': row has no clip and no clip loader is set")
+        return self.clip_loader(row)
+
+    def encode_prompt(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """Prompt tokens with the video placeholders expanded, and the video tensors."""
+        text = self.processor.apply_chat_template(self.prompt_builder(row), tokenize=False, add_generation_prompt=True)
+        enc = self.processor(text=[text], videos=[self.clip(row)], do_sample_frames=False, return_tensors="pt")
+        return dict(enc)
+
+    def __call__(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        tokenizer = self.processor.tokenizer
+        sequences, label_seqs, per_token_extra, video_parts = [], [], [], {}
+        for row in rows:
+            enc = self.encode_prompt(row)
+            prompt_ids = enc.pop("input_ids")[0].tolist()
+            enc.pop("attention_mask", None)
+            target = row.get("target")
+            if target is None:
+                raise TrainingDataError(f"sample {row.get('sample_id', '?')!r}: field 'target' is missing")
+            answer_ids = tokenizer(target, add_special_tokens=False)["input_ids"] + self.end_ids
+            ids = prompt_ids + answer_ids
+            labels = [IGNORE_INDEX] * len(prompt_ids) + answer_ids
+            if self.max_length is not None and len(ids) > self.max_length:
+                raise TrainingDataError(
+                    f"sample {row.get('sample_id', '?')!r}: field 'target': {len(ids)} tokens exceed max_length="
+                    f"{self.max_length}; truncating would cut vision tokens or the answer (use max_length: null)"
+                )
+            sequences.append(ids)
+            label_seqs.append(labels)
+            # per-token side inputs (mm_token_type_ids in transformers >= 5.2x): extend over the answer with 0 (text)
+            per_token_extra.append(
+                {k: v[0].tolist() + [0] * len(answer_ids) for k, v in enc.items() if _is_per_token(v, len(prompt_ids))}
+            )
+            for key, value in enc.items():
+                if not _is_per_token(value, len(prompt_ids)):
+                    video_parts.setdefault(key, []).append(value)
+
+        width = max(len(s) for s in sequences)
+        batch: dict[str, Any] = {
+            "input_ids": torch.tensor([s + [self.pad_id] * (width - len(s)) for s in sequences]),
+            "attention_mask": torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in sequences]),
+            "labels": torch.tensor([s + [IGNORE_INDEX] * (width - len(s)) for s in label_seqs]),
+        }
+        for key in per_token_extra[0]:
+            batch[key] = torch.tensor([e[key] + [0] * (width - len(e[key])) for e in per_token_extra])
+        for key, parts in video_parts.items():
+            batch[key] = torch.cat([torch.as_tensor(p) for p in parts], dim=0)
+        return batch
+
+
+def _is_per_token(value: Any, length: int) -> bool:
+    return hasattr(value, "shape") and len(value.shape) == 2 and value.shape[0] == 1 and value.shape[1] == length
+

@@ -1,0 +1,355 @@
+"""GRPO on video: trl's GRPOTrainer with the video tensors in every log-prob forward pass.
+
+trl 1.16 sees the video while generating but forwards only *image* tensors (`pixel_values`, `image_grid_thw`) to the
+log-prob passes of the policy, the old policy and the reference model, so a video model silently trains on text alone
+(trl#5373, #4144; STACK.md). This subclass
+
+- loads each row's clip (uint8 ``(T, H, W, 3)``; from the row or through ``video_loader``) and tokenizes the prompts
+  itself with the processor and ``do_sample_frames=False`` (a path would make transformers call torchcodec);
+- keeps ``pixel_values_videos``, ``video_grid_thw``, ``second_per_grid_ts`` per sample through trl's shuffle/split of
+  the generation batch, and gives them (with ``mm_token_type_ids`` rebuilt from the token ids, which Qwen-VL needs for
+  its 3-D rotary positions) to every ``_get_per_token_logps_and_entropies`` call;
+- suppresses the vision placeholder tokens in generation (trl suppresses only the image pad): a sampled
+  ``<|video_pad|>`` would not match any video feature and crash or corrupt the next forward pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from trl import GRPOTrainer
+
+VIDEO_TENSOR_FIELDS = ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
+VISION_SPECIAL_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>")
+
+VideoLoader = Callable[[Mapping[str, Any]], np.ndarray]
+
+
+class VideoInputError(ValueError):
+    """A row's video is missing or malformed; the message names the sample and the field."""
+
+
+def load_video_value(value: Any) -> np.ndarray:
+    """Turn a dataset ``video`` cell into a uint8 clip: an array, nested lists, or a path to a ``.npy``/``.npz`` file."""
+    if isinstance(value, (str, Path)):
+        path = Path(value)
+        if path.suffix == ".npz":
+            with np.load(path) as archive:
+                return np.asarray(archive[archive.files[0]])
+        return np.load(path)
+    array = np.asarray(value)
+    if isinstance(value, list) and array.size and np.issubdtype(array.dtype, np.integer):
+        # `datasets` hands uint8 arrays back as int64 lists: narrow them only when every value fits.
+        if array.min() >= 0 and array.max() <= 255:
+            array = array.astype(np.uint8)
+    return array
+
+
+def check_clip(clip: Any, *, sample_id: str, field: str) -> np.ndarray:
+    """Validate one clip; bad input gets an error naming the sample and field instead of a shape error deep in torch."""
+    if clip is None:
+        raise VideoInputError(f"sample {sample_id!r}: field {field!r} has no video")
+    clip = np.asarray(clip)
+    if clip.ndim != 4 or clip.shape[-1] != 3 or clip.shape[0] < 1:
+        raise VideoInputError(f"sample {sample_id!r}: field {field!r} must be (T, H, W, 3), got shape {clip.shape}")
+    if clip.dtype != np.uint8:
+        raise VideoInputError(f"sample {sample_id!r}: field {field!r} must be uint8, got {clip.dtype}")
+    return clip
+
+
+def count_video_parts(prompt: list[dict]) -> int:
+    """How many ``{"type": "video"}`` placeholders a conversational prompt holds."""
+    count = 0
+    for message in prompt:
+        content = message.get("content")
+        if isinstance(content, list):
+            count += sum(1 for part in content if isinstance(part, Mapping) and part.get("type") == "video")
+    return count
+
+
+def vision_token_ids(tokenizer) -> list[int]:
+    """Ids of the vision placeholder/delimiter tokens the tokenizer knows (unknown ones are skipped)."""
+    ids = []
+    for token in VISION_SPECIAL_TOKENS:
+        tid = tokenizer.convert_tokens_to_ids(token)
+        if tid is not None and tid != tokenizer.unk_token_id and tid not in ids:
+            ids.append(int(tid))
+    return ids
+
+
+class VideoGRPOTrainer(GRPOTrainer):
+    """GRPOTrainer whose policy/old/reference log-prob passes all see the video.
+
+    Args (beyond GRPOTrainer's):
+        video_loader: ``row -> uint8 (T,H,W,3)``; default reads ``row[video_column]`` (array, lists or ``.npy`` path).
+        video_column: the dataset column read by the default loader.
+        id_column: the column used to name the sample in error messages.
+    """
+
+    def __init__(
+        self,
+        *args,
+        video_loader: VideoLoader | None = None,
+        video_column: str = "video",
+        id_column: str = "sample_id",
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        if not self._is_vlm:
+            raise TypeError("VideoGRPOTrainer needs a processor (ProcessorMixin) with a video processor")
+        self.video_column = video_column
+        self.id_column = id_column
+        self.video_loader = video_loader
+        self._batch_videos: list[np.ndarray] | None = None
+        self._tokenized_video: dict[str, Any] | None = None
+        self._scoring_video: dict[str, Any] | None = None
+        self._image_token_id = getattr(self.model.config, "image_token_id", None)
+        self._video_token_id = getattr(self.model.config, "video_token_id", None)
+        self._suppress_vision_tokens()
+
+    # ----------------------------------------------------------------------------------------------- generation
+    def _suppress_vision_tokens(self) -> None:
+        """Add every vision special token to ``suppress_tokens`` of the generation config trl uses."""
+        suppressed = vision_token_ids(self._tokenizer)
+        for attr in ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id"):
+            tid = getattr(self.model.config, attr, None)
+            if tid is not None and tid not in suppressed:
+                suppressed.append(int(tid))
+        if getattr(self, "use_vllm", False):
+            raise NotImplementedError("VideoGRPOTrainer supports transformers generation only (use_vllm=False)")
+        existing = list(self.generation_kwargs.get("suppress_tokens") or [])
+        merged = existing + [t for t in suppressed if t not in existing]
+        self.generation_kwargs["suppress_tokens"] = merged
+        self.generation_config.suppress_tokens = merged
+        self.suppressed_token_ids = merged
+
+    def _row_id(self, row: Mapping[str, Any], index: int) -> str:
+        return str(row.get(self.id_column, f"row {index}"))
+
+    def _load_batch_videos(self, inputs: list[dict[str, Any]]) -> list[np.ndarray]:
+        clips = []
+        for index, row in enumerate(inputs):
+            sample_id = self._row_id(row, index)
+            if self.video_loader is not None:
+                clip = self.video_loader(row)
+            elif self.video_column not in row:
+                raise VideoInputError(f"sample {sample_id!r}: field {self.video_column!r} is missing from the row")
+            else:
+                clip = load_video_value(row[self.video_column])
+            clips.append(check_clip(clip, sample_id=sample_id, field=self.video_column))
+            if count_video_parts(row["prompt"]) != 1:
+                raise VideoInputError(
+                    f"sample {sample_id!r}: field 'prompt' must hold exactly one {{'type': 'video'}} part, "
+                    f"found {count_video_parts(row['prompt'])}"
+                )
+        return clips
+
+    def _tokenize_prompts(self, prompts: list):
+        """Render the chat template, then let the processor expand ``<|video_pad|>`` from the decoded clips."""
+        if self._batch_videos is None:
+            return super()._tokenize_prompts(prompts)
+        if self.tools or self.environment_factories is not None:
+            raise NotImplementedError("VideoGRPOTrainer does not support tools or environments")
+        texts = [
+            self.processing_class.apply_chat_template(
+                conversation=prompt,
+                chat_template=self.chat_template,
+                add_generation_prompt=True,
+                tokenize=False,
+                **self.chat_template_kwargs,
+            )
+            for prompt in prompts
+        ]
+        encoded = self.processing_class(
+            text=texts,
+            videos=self._batch_videos,
+            padding=True,
+            padding_side="left",
+            return_tensors="pt",
+            do_sample_frames=False,
+        )
+        mask = encoded["attention_mask"].bool()
+        prompt_ids = [row[row_mask].tolist() for row, row_mask in zip(encoded["input_ids"], mask, strict=True)]
+        fields = {k: encoded[k] for k in VIDEO_TENSOR_FIELDS if k in encoded}
+        if "pixel_values_videos" not in fields:
+            raise RuntimeError(
+                "the processor returned no pixel_values_videos: is the video placeholder in the template?"
+            )
+        fields["num_videos"] = [1] * len(prompts)
+        self._tokenized_video = fields
+        multimodal_fields = {k: v for k, v in fields.items() if k != "num_videos"}
+        if self._video_token_id is not None:
+            # Unpadded per-token ids: trl left-pads them exactly like prompt_ids for generate().
+            multimodal_fields["mm_token_type_ids"] = [[self._mm_type(t) for t in ids] for ids in prompt_ids]
+        return prompt_ids, None, multimodal_fields
+
+    def _mm_type(self, token_id: int) -> int:
+        if token_id == self._image_token_id:
+            return 1
+        if token_id == self._video_token_id:
+            return 2
+        return 0
+
+    # ------------------------------------------------------------------------------------------ batch plumbing
+    def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        self._batch_videos = self._load_batch_videos(inputs)
+        self._tokenized_video = None
+        try:
+            # The old/ref passes inside trl's method read the video through _scoring_video (see _video_scope).
+            with self._lazy_video_scope():
+                output = super()._generate_and_score_completions(inputs)
+            fields = self._tokenized_video
+        finally:
+            self._batch_videos = None
+            self._tokenized_video = None
+        output.update(split_video_fields(fields, device=self.accelerator.device))
+        return output
+
+    @contextlib.contextmanager
+    def _lazy_video_scope(self) -> Iterator[None]:
+        """Scope in which log-prob passes take the video tokenized for the current generation batch."""
+        previous = self._scoring_video
+        self._scoring_video = {"lazy": True}
+        try:
+            yield
+        finally:
+            self._scoring_video = previous
+
+    @contextlib.contextmanager
+    def _video_scope(self, fields: dict[str, Any] | None) -> Iterator[None]:
+        previous = self._scoring_video
+        self._scoring_video = fields
+        try:
+            yield
+        finally:
+            self._scoring_video = previous
+
+    def _current_video(self) -> dict[str, Any] | None:
+        fields = self._scoring_video
+        if fields is not None and fields.get("lazy"):
+            fields = self._tokenized_video
+            if fields is not None:
+                fields = {k: (v.to(self.accelerator.device) if torch.is_tensor(v) else v) for k, v in fields.items()}
+        return fields
+
+    def _compute_loss(self, model, inputs):
+        with self._video_scope(merge_video_fields(inputs)):
+            return super()._compute_loss(model, inputs)
+
+    # ------------------------------------------------------------------------------------------ log-prob pass
+    def _get_per_token_logps_and_entropies(
+        self,
+        model,
+        input_ids,
+        attention_mask,
+        logits_to_keep,
+        batch_size=None,
+        compute_entropy=False,
+        compute_aux_loss=False,
+        **multimodal,
+    ):
+        video = self._current_video()
+        if video is None:
+            return super()._get_per_token_logps_and_entropies(
+                model,
+                input_ids,
+                attention_mask,
+                logits_to_keep,
+                batch_size=batch_size,
+                compute_entropy=compute_entropy,
+                compute_aux_loss=compute_aux_loss,
+                **multimodal,
+            )
+        image_args = [k for k in ("pixel_values", "image_grid_thw") if multimodal.get(k) is not None]
+        if image_args:
+            raise NotImplementedError(f"VideoGRPOTrainer cannot mix images and video in one sample ({image_args})")
+        num_videos = video["num_videos"]
+        if len(num_videos) != input_ids.size(0):
+            raise RuntimeError(f"video fields cover {len(num_videos)} samples, the batch has {input_ids.size(0)}")
+        grid = video["video_grid_thw"]
+        rows_per_video = grid.prod(dim=-1).tolist()
+        video_bounds = np.concatenate([[0], np.cumsum(num_videos)]).astype(int)
+        row_bounds = np.concatenate([[0], np.cumsum(rows_per_video)]).astype(int)
+
+        batch_size = batch_size or input_ids.size(0)
+        all_logps, all_entropies, all_aux = [], [], []
+        for start in range(0, input_ids.size(0), batch_size):
+            end = min(start + batch_size, input_ids.size(0))
+            ids = input_ids[start:end]
+            att = attention_mask[start:end]
+            v0, v1 = video_bounds[start], video_bounds[end]
+            r0, r1 = row_bounds[v0], row_bounds[v1]
+            model_inputs = {
+                "input_ids": ids,
+                "attention_mask": att,
+                "pixel_values_videos": video["pixel_values_videos"][r0:r1],
+                "video_grid_thw": grid[v0:v1],
+                "mm_token_type_ids": self._mm_token_type_ids(ids),
+            }
+            if video.get("second_per_grid_ts") is not None:
+                model_inputs["second_per_grid_ts"] = video["second_per_grid_ts"][v0:v1]
+            if compute_aux_loss:
+                model_inputs["output_router_logits"] = True
+            labels = ids.masked_fill(att == 0, -100)
+            labels[:, :-logits_to_keep] = -100
+            with self.accelerator.autocast():
+                outputs = model(**model_inputs, labels=labels, fused_lm_head=True)
+            all_logps.append(outputs.log_probs[:, -logits_to_keep:])
+            if compute_entropy:
+                all_entropies.append(outputs.entropy[:, -logits_to_keep:])
+            if compute_aux_loss:
+                all_aux.append(outputs.aux_loss)
+        logps = torch.cat(all_logps, dim=0)
+        entropies = torch.cat(all_entropies, dim=0) if compute_entropy else None
+        aux_loss = torch.stack(all_aux).mean() if compute_aux_loss else None
+        return logps, entropies, aux_loss
+
+    def _mm_token_type_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """1 for image pads, 2 for video pads: what Qwen-VL's processor returns, rebuilt for prompt+completion."""
+        types = torch.zeros_like(ids)
+        if self._image_token_id is not None:
+            types[ids == self._image_token_id] = 1
+        if self._video_token_id is not None:
+            types[ids == self._video_token_id] = 2
+        return types
+
+
+def split_video_fields(fields: dict[str, Any] | None, device=None) -> dict[str, list]:
+    """Per-sample lists of the video tensors, so trl's shuffle and split of the generation batch keep them aligned."""
+    if not fields:
+        return {}
+    num_videos = list(fields["num_videos"])
+    grid = fields["video_grid_thw"]
+    rows = torch.split(fields["pixel_values_videos"], [int(n) for n in grid.prod(dim=-1).tolist()], dim=0)
+    out: dict[str, list] = {"pixel_values_videos": [], "video_grid_thw": [], "num_videos": num_videos}
+    seconds = fields.get("second_per_grid_ts")
+    if seconds is not None:
+        seconds = torch.as_tensor(seconds, dtype=torch.float32)
+        out["second_per_grid_ts"] = []
+    cursor = 0
+    for n in num_videos:
+        out["pixel_values_videos"].append(torch.cat(rows[cursor : cursor + n], dim=0).to(device))
+        out["video_grid_thw"].append(grid[cursor : cursor + n].to(device))
+        if seconds is not None:
+            out["second_per_grid_ts"].append(seconds[cursor : cursor + n].to(device))
+        cursor += n
+    return out
+
+
+def merge_video_fields(inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Inverse of :func:`split_video_fields` for one training micro-batch (None when the batch has no video)."""
+    if inputs.get("pixel_values_videos") is None:
+        return None
+    merged: dict[str, Any] = {
+        "pixel_values_videos": torch.cat(list(inputs["pixel_values_videos"]), dim=0),
+        "video_grid_thw": torch.cat(list(inputs["video_grid_thw"]), dim=0),
+        "num_videos": list(inputs["num_videos"]),
+    }
+    if inputs.get("second_per_grid_ts") is not None:
+        merged["second_per_grid_ts"] = torch.cat(list(inputs["second_per_grid_ts"]), dim=0)
+    return merged

@@ -1,0 +1,76 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForImageTextToText, AutoProcessor
+
+from hieroaction.model.presets import PRESET_INFO_FILE, PRESETS, SPECIAL_TOKENS, build_offline_model, train_tokenizer
+
+
+def _messages():
+    # Rows read back from `datasets` carry every struct key, missing ones as None: the template must not care.
+    return [
+        {"role": "system", "content": [{"type": "text", "text": "You assess dives.", "video": None}]},
+        {
+            "role": "user",
+            "content": [{"type": "video", "video": None, "text": None}, {"type": "text", "text": "Assess.", "video": None}],
+        },
+    ]
+
+
+def test_tiny_preset_reloads_with_auto_classes_and_runs_video(tiny_model_dir):
+    processor = AutoProcessor.from_pretrained(tiny_model_dir)
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
+    assert type(model).__name__ == "Qwen2_5_VLForConditionalGeneration"
+    assert type(processor).__name__ == "Qwen2_5_VLProcessor"
+    info = json.loads((tiny_model_dir / PRESET_INFO_FILE).read_text())
+    assert info["parameters"] == sum(p.numel() for p in model.parameters())
+
+    text = processor.apply_chat_template(_messages(), tokenize=False, add_generation_prompt=True)
+    assert text.count("<|video_pad|>") == 1 and "<|image_pad|>" not in text
+    assert text.endswith("<|im_start|>assistant\n")
+    video = np.random.default_rng(0).integers(0, 255, (8, 64, 64, 3), dtype=np.uint8)
+    batch = processor(text=[text], videos=[video], do_sample_frames=False, return_tensors="pt")
+    t, h, w = batch["video_grid_thw"][0].tolist()
+    assert t == 4  # temporal patches of 2 frames: video goes in as video, not as 8 images
+    video_id = processor.tokenizer.convert_tokens_to_ids("<|video_pad|>")
+    assert int((batch["input_ids"] == video_id).sum()) == t * h * w // 4
+    with torch.no_grad():
+        out = model(**batch)
+    assert out.logits.shape[:2] == batch["input_ids"].shape
+    assert torch.isfinite(out.logits).all()
+
+
+def test_special_tokens_and_config_ids_agree(tiny_model_dir):
+    processor = AutoProcessor.from_pretrained(tiny_model_dir)
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
+    tok = processor.tokenizer
+    for token in SPECIAL_TOKENS:
+        ids = tok(token, add_special_tokens=False)["input_ids"]
+        assert ids == [tok.convert_tokens_to_ids(token)], token
+    assert model.config.video_token_id == tok.convert_tokens_to_ids("<|video_pad|>")
+    assert model.config.image_token_id == tok.convert_tokens_to_ids("<|image_pad|>")
+    assert model.config.get_text_config().bos_token_id is None
+    assert tok.eos_token == "<|im_end|>"
+    assert tok.convert_tokens_to_ids("<|im_end|>") in model.generation_config.eos_token_id
+    assert model.config.get_text_config().vocab_size == len(tok)
+
+
+def test_tokenizer_round_trips_grammar_text():
+    texts = ["<action>5253b | back 2½ somersaults 1½ twists, pike | DD 3.4</action>", "frames 0–21 | clean"] * 20
+    tok = train_tokenizer(texts, 400)
+    sample = "<score>81.60</score> 2½ — unseen words too"
+    assert tok.decode(tok(sample)["input_ids"]) == sample
+
+
+def test_build_is_reused_and_unknown_preset_rejected(tmp_path, tiny_model_dir):
+    assert build_offline_model("tiny", tiny_model_dir) == tiny_model_dir
+    with pytest.raises(ValueError, match="unknown preset"):
+        build_offline_model("huge", tmp_path)
+
+
+def test_presets_are_consistent():
+    for spec in PRESETS.values():
+        assert sum(spec.mrope_section) * 2 == spec.text_hidden // spec.text_heads
+        assert all(i < spec.vision_depth for i in spec.fullatt_block_indexes)

@@ -1,0 +1,89 @@
+"""Shared fixtures for the training tests: real FineDiving samples, their clips in the frame store, a tiny model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+from hieroaction.datasets.sample import write_jsonl
+
+FRAMES = {"sampler": "uniform", "count": 4, "size": 28}
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: on the shared 2-core CI machine spinning OpenMP threads make tiny models 10x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory):
+    from hieroaction.model.presets import build_offline_model
+
+    return build_offline_model("tiny", tmp_path_factory.mktemp("train_models") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def real_samples():
+    """A few real FineDiving training samples (bundled annotations)."""
+    from hieroaction.datasets.finediving import load_finediving
+
+    result = load_finediving()
+    return [s for s in result.samples if s.split == "train"][:12]
+
+
+def store_clips(samples, frames_dir, frames=FRAMES, seed=0):
+    """Put a clip for each sample into the frame store, in the layout ``extract_frames`` writes."""
+    from hieroaction.train.config import FramesConfig
+    from hieroaction.train.data import frame_settings
+    from hieroaction.video.store import clip_path, write_atomic
+
+    settings = frame_settings(FramesConfig(**frames))
+    rng = np.random.default_rng(seed)
+    height, width = settings.size
+    for sample in samples:
+        clip = rng.integers(0, 256, (settings.count, height, width, 3), dtype=np.uint8)
+        path = clip_path(frames_dir, sample, settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, clip)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def clip_writer():
+    """``store_clips(samples, frames_dir, frames=FRAMES) -> FrameSettings``."""
+    return store_clips
+
+
+@pytest.fixture(scope="session")
+def frames_spec():
+    return dict(FRAMES)
+
+
+@pytest.fixture
+def sft_workspace(tmp_path, real_samples, tiny_model_path):
+    """A sample table, its stored clips and an SFT config file for the tiny model; returns the config path."""
+    table = tmp_path / "train.jsonl"
+    write_jsonl(real_samples, table)
+    store_clips(real_samples, tmp_path / "frames")
+    config = {
+        "model": {"path": str(tiny_model_path)},
+        "data": {"train": str(table), "frames_dir": str(tmp_path / "frames"), "frames": FRAMES, "media_root": None},
+        "train": {
+            "output_dir": str(tmp_path / "out"),
+            "max_steps": 4,
+            "per_device_train_batch_size": 2,
+            "learning_rate": 1e-3,
+            "save_steps": 2,
+            "logging_steps": 1,
+            "disable_tqdm": True,
+        },
+    }
+    path = tmp_path / "sft.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
