@@ -92,7 +92,7 @@ class PromptBuilder:
 
         num_frames = int(row["num_frames"])
         indices = None if self.settings is None else [int(i) for i in self.settings.indices(num_frames)]
-        return build_messages(num_frames, frame_indices=indices)
+        return build_messages(num_frames, frame_indices=indices, assess_steps=bool(row.get("assess_steps", True)))
 
 
 def check_clip(clip: Any, sample_id: str) -> np.ndarray:
@@ -139,6 +139,8 @@ def build_rows(
             "sample_id": sample.sample_id,
             "sample": json.dumps(sample.to_dict(), ensure_ascii=False),
             "num_frames": sample.num_frames,
+            # MTL-AQA has no step labels: only the prompt can tell the model whether steps are wanted
+            "assess_steps": bool(sample.steps),
         }
         stage = "target"
         try:

@@ -94,3 +94,17 @@ def test_rows_that_cannot_be_built_are_quarantined_with_the_field(real_samples):
     assert result.rows == []
     assert [q["id"] for q in result.quarantined] == [s.sample_id for s in real_samples[:2]]
     assert all(q["field"] == "reward_columns" and "score_range" in q["reason"] for q in result.quarantined)
+
+
+def test_prompt_asks_for_steps_only_when_the_sample_has_step_labels(real_samples):
+    from dataclasses import replace
+
+    from hieroaction.reasoning import prompt_for
+
+    with_steps = real_samples[0]
+    without_steps = replace(with_steps, steps=(), frame_labels=None)
+    rows = build_rows([with_steps, without_steps], with_prompt=True).rows
+    assert rows[0]["assess_steps"] and not rows[1]["assess_steps"]
+    assert rows[0]["prompt"] == prompt_for(with_steps)
+    assert rows[1]["prompt"] == prompt_for(without_steps)
+    assert rows[0]["prompt"][-1]["content"][-1]["text"] != rows[1]["prompt"][-1]["content"][-1]["text"]
