@@ -13,8 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/hieroaction datasets summary finediving
-	$(BIN)/hieroaction datasets summary mtl-aqa $(CURDIR)/hieroaction/datasets/bundled/MTL-AQA/info
+	$(BIN)/python -m orchestration.demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -24,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 ui: $(STAMP)
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/python -m orchestration.ui
 
 clean-venv:
 	rm -rf $(VENV)

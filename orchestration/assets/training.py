@@ -1,0 +1,261 @@
+"""Training assets: SFT, then HPL, both outside the orchestrator process through Dagster Pipes, then promotion.
+
+The command is ``accelerate launch -m orchestration.pipes_train sft|hpl --config <yaml>`` (or the same in a pod via
+``PipesK8sClient``); logs and per-step metrics stream back into the run. A failed attempt is retried (the library
+resumes from its last complete checkpoint in the same output folder).
+"""
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import yaml
+
+from orchestration.assets.reasoning import read_splits, reasoning_targets, split_paths
+from orchestration.config import PromotionConfig, TrainStageConfig
+from orchestration.evaluation import HEADLINE, HIGHER_IS_BETTER, evaluate_systems, system_summary
+from orchestration.metadata import markdown_table
+from orchestration.resources import DvcResource, FrameSettingsResource, StorageResource, TrainingResource
+
+OWNERS = ["team:hieroaction-ml"]
+TRAIN_RETRY = dg.RetryPolicy(max_retries=1, delay=30, backoff=dg.Backoff.EXPONENTIAL)
+PROMOTED_DIR = "promoted"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def stage_dir(storage: StorageResource, stage: str) -> Path:
+    return storage.work / stage
+
+
+def final_dir(storage: StorageResource, stage: str) -> Path:
+    """Where ``run_sft`` / ``run_hpl`` leave the final model (``<output_dir>/final``)."""
+    return stage_dir(storage, stage) / "final"
+
+
+def base_config(stage: str, preset: str) -> dict[str, Any]:
+    """The shipped YAML for this stage and preset (``configs/train/<stage>_<preset>.yaml``), if there is one."""
+    for candidate in (REPO_ROOT / "configs" / "train" / f"{stage}_{preset}.yaml",):
+        if candidate.is_file():
+            return yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
+    return {}
+
+
+def write_stage_config(
+    stage: str,
+    storage: StorageResource,
+    training: TrainingResource,
+    frame_settings: FrameSettingsResource,
+    run: TrainStageConfig,
+    start_model: str,
+    data_version: str,
+) -> Path:
+    """The training YAML for this run: the shipped preset config, pointed at this pipeline's tables and frames."""
+    config = base_config(stage, training.preset)
+    splits = split_paths(storage)
+    settings = frame_settings.settings()
+    config.setdefault("model", {})["path"] = start_model
+    config["data"] = {
+        **config.get("data", {}),
+        "train": str(splits["train"]),
+        "eval": None,
+        "frames_dir": str(storage.work / "frames"),
+        "media_root": str(storage.raw_dir),
+        "frames": {"sampler": settings.sampler, "count": settings.count, "size": frame_settings.size},
+        "version": data_version,
+        "max_samples": None,
+    }
+    train = config.setdefault("train", {})
+    train.update({"output_dir": str(stage_dir(storage, stage)), "max_steps": run.max_steps, "disable_tqdm": True})
+    train["save_steps"] = max(1, min(int(train.get("save_steps", run.max_steps)), run.max_steps))
+    if run.learning_rate > 0:
+        train["learning_rate"] = run.learning_rate
+    for key, value in run.extra.items():  # "section.key": YAML value, e.g. {"hpl.num_generations": "4"}
+        section, name = key.split(".", 1)
+        config.setdefault(section, {})[name] = yaml.safe_load(value)
+    path = stage_dir(storage, stage).with_suffix(".yaml")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def launch(context, stage: str, config_path: Path, training: TrainingResource, storage: StorageResource):
+    """Run one training stage under Pipes; returns the metadata the training process reported."""
+    command = training.command(stage, config_path)
+    context.log.info(f"launching: {training.command_line(stage, config_path)}")
+    extras = {"stage": stage, "config": str(config_path)}
+    if training.launcher == "k8s":
+        from orchestration.k8s import run_training_pod
+
+        invocation = run_training_pod(context, command, training.k8s_gpus, {}, extras)
+    else:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+        if training.device == "cpu":
+            env["CUDA_VISIBLE_DEVICES"] = ""
+        client = dg.PipesSubprocessClient(cwd=str(storage.root), env=env)
+        invocation = client.run(context=context, command=command, extras=extras)
+    metadata: dict[str, Any] = {}
+    for result in invocation.get_results():
+        metadata.update(getattr(result, "metadata", None) or {})
+    metrics = [m for m in invocation.get_custom_messages() if isinstance(m, dict) and m.get("kind") == "metrics"]
+    return metadata, metrics
+
+
+def loss_table(metrics: list[dict]) -> dg.MetadataValue:
+    keys = ["step", "loss", "reward", "learning_rate", "grad_norm"]
+    rows = [{k: m.get(k) for k in keys if any(k in r for r in metrics)} for m in metrics[-20:]]
+    return dg.MetadataValue.md(markdown_table(rows) if rows else "_no metrics logged_")
+
+
+def _train_and_evaluate(context, stage, run, start_model, storage, dvc, training, frame_settings):
+    data = dvc.version("data")
+    data_md5 = data.md5 if data else "untracked"
+    config_path = write_stage_config(stage, storage, training, frame_settings, run, start_model, data_md5)
+    reported, metrics = launch(context, stage, config_path, training, storage)
+    final = final_dir(storage, stage)
+    if not (final / "config.json").is_file():
+        raise FileNotFoundError(f"{stage}: training finished but wrote no model at {final}")
+    val = evaluate_systems({stage: final}, read_splits(storage, ("train", "val")), storage, frame_settings,
+                           split="val", out_dir=stage_dir(storage, stage) / "val_report", data_version=data_md5,
+                           max_new_tokens=training.eval_max_new_tokens)
+    summary = system_summary(val, stage)
+    metadata = {
+        **reported,
+        "checkpoint": dg.MetadataValue.path(str(final)),
+        "config": dg.MetadataValue.path(str(config_path)),
+        "data_dvc_md5": data_md5,
+        **dvc.provenance(),
+        "preset": training.preset,
+        "launcher": training.launcher,
+        "metrics_log": loss_table(metrics),
+        **{f"val_{k}": float(v) for k, v in summary.items() if v is not None},
+        "val_metrics": dg.MetadataValue.md(markdown_table([{k: summary.get(k) for k in HEADLINE}])),
+    }
+    return metadata
+
+
+@dg.asset(
+    group_name="training",
+    kinds={"python", "pytorch"},
+    owners=OWNERS,
+    deps=[reasoning_targets],
+    retry_policy=TRAIN_RETRY,
+    op_tags={"hieroaction/kind": "training"},
+    description=(
+        "Supervised fine-tuning cold start (`hieroaction.train.sft.run_sft`) through Dagster Pipes: the model learns "
+        "the answer grammar, the action and the steps. Metadata: logged losses, validation metrics, data DVC hash, "
+        "git revision."
+    ),
+)
+def sft_checkpoint(
+    context: dg.AssetExecutionContext,
+    config: TrainStageConfig,
+    storage: StorageResource,
+    dvc: DvcResource,
+    training: TrainingResource,
+    frame_settings: FrameSettingsResource,
+) -> dg.MaterializeResult:
+    metadata = _train_and_evaluate(
+        context, "sft", config, f"preset:{training.preset}", storage, dvc, training, frame_settings
+    )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    group_name="training",
+    kinds={"python", "pytorch"},
+    owners=OWNERS,
+    deps=[sft_checkpoint],
+    retry_policy=TRAIN_RETRY,
+    op_tags={"hieroaction/kind": "training"},
+    description=(
+        "Hierarchical Policy Learning (`hieroaction.train.hpl.run_hpl`, GRPO on format → action → steps → score "
+        "rewards) from the SFT checkpoint, through Dagster Pipes. Metadata: rewards per step, validation metrics."
+    ),
+)
+def hpl_checkpoint(
+    context: dg.AssetExecutionContext,
+    config: TrainStageConfig,
+    storage: StorageResource,
+    dvc: DvcResource,
+    training: TrainingResource,
+    frame_settings: FrameSettingsResource,
+) -> dg.MaterializeResult:
+    start = final_dir(storage, "sft")
+    metadata = _train_and_evaluate(context, "hpl", config, str(start), storage, dvc, training, frame_settings)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def latest_metadata(instance: dg.DagsterInstance, key: str) -> dict[str, Any]:
+    event = instance.get_latest_materialization_event(dg.AssetKey(key))
+    if event is None or event.asset_materialization is None:
+        raise ValueError(f"{key} has never been materialized")
+    return {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
+
+
+def gate_decision(sft: dict[str, Any], hpl: dict[str, Any], metric: str, min_delta: float) -> tuple[bool, str]:
+    """Whether HPL beats SFT on validation ``metric`` by more than ``min_delta`` (direction known per metric)."""
+    key = f"val_{metric}"
+    if key not in sft or key not in hpl:
+        missing = [name for name, meta in (("SFT", sft), ("HPL", hpl)) if key not in meta]
+        return False, f"validation {metric} undefined for {' and '.join(missing)} (e.g. no parsable scores): not promoted"
+    a, b = float(sft[key]), float(hpl[key])
+    higher = HIGHER_IS_BETTER.get(metric, True)
+    gain = (b - a) if higher else (a - b)
+    verdict = gain > min_delta
+    arrow = "higher" if higher else "lower"
+    return verdict, f"{metric} ({arrow} is better): HPL {b:.4f} vs SFT {a:.4f}, gain {gain:+.4f}, needed > {min_delta}"
+
+
+@dg.asset(
+    group_name="training",
+    kinds={"dvc"},
+    owners=OWNERS,
+    deps=[sft_checkpoint, hpl_checkpoint],
+    output_required=False,
+    check_specs=[
+        dg.AssetCheckSpec(
+            "promotion_gate",
+            asset="promoted_checkpoint",
+            description="HPL must beat SFT on the validation split by the configured metric, else nothing is promoted.",
+        )
+    ],
+    description=(
+        "The checkpoint in use: HPL copied to `models/promoted/`, versioned by `models/promoted.dvc` and pushed to "
+        "the DVC remote, with the data hash and git revision beside it. Written only when the promotion gate passes."
+    ),
+)
+def promoted_checkpoint(
+    context: dg.AssetExecutionContext, config: PromotionConfig, storage: StorageResource, dvc: DvcResource
+):
+    sft = latest_metadata(context.instance, "sft_checkpoint")
+    hpl = latest_metadata(context.instance, "hpl_checkpoint")
+    passed, reason = gate_decision(sft, hpl, config.metric, config.min_delta)
+    yield dg.AssetCheckResult(
+        check_name="promotion_gate",
+        passed=passed,
+        description=reason,
+        metadata={"metric": config.metric, "min_delta": config.min_delta, "decision": reason,
+                  "sft_value": sft.get(f"val_{config.metric}"), "hpl_value": hpl.get(f"val_{config.metric}")},
+    )
+    if not passed:
+        context.log.warning(f"not promoted: {reason}")
+        return
+    target = storage.models_dir / PROMOTED_DIR
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(final_dir(storage, "hpl"), target)
+    provenance = {**dvc.provenance(data="data"), "source": str(final_dir(storage, "hpl")), "gate": reason}
+    (target / "hieroaction_provenance.yaml").write_text(yaml.safe_dump(provenance, sort_keys=False))
+    version = dvc.track(target)
+    yield dg.Output(
+        str(target),
+        metadata={
+            "path": dg.MetadataValue.path(str(target)),
+            "dvc_file": version.dvc_file,
+            "checkpoint_dvc_md5": version.md5,
+            **{k: v for k, v in provenance.items() if k != "source"},
+            "gate": reason,
+        },
+    )

@@ -1,0 +1,47 @@
+"""Typed run configuration (``dg.Config``): what a person may change per run in the launchpad or in run config."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import dagster as dg
+
+
+class EmbeddedDataConfig(dg.Config):
+    """The embedded default dataset: dives drawn from the real FineDiving label distribution, then rendered.
+
+    Each video is one "broadcast" holding ``dives_per_video`` dives; the last ``test_videos`` videos form the test
+    split (split by video, so no video is in train and test at once).
+    """
+
+    num_videos: int = 6
+    dives_per_video: int = 4
+    test_videos: int = 2
+    seed: int = 0
+    layout: Literal["video", "frames"] = "video"
+
+
+class TrainStageConfig(dg.Config):
+    """Overrides for one training stage; everything else comes from the library's defaults for the preset."""
+
+    max_steps: int = 8
+    learning_rate: float = 0.0
+    extra: dict[str, str] = {}
+
+
+class PromotionConfig(dg.Config):
+    """The promotion gate: HPL must beat SFT on the validation split by ``min_delta`` in ``metric``."""
+
+    metric: Literal["srcc", "rl2_x100", "action_accuracy", "format_validity", "tiou_mean"] = "srcc"
+    min_delta: float = 0.0
+
+
+class EvaluateConfig(dg.Config):
+    """Report for one checkpoint (default: the promoted one) on one split."""
+
+    checkpoint: str = "models/promoted"
+    split: str = "test"
+    max_samples: int = 0
+    # Regression bounds checked on the report (``metric: bound``); empty = only report. See regression_bounds.yaml.
+    fail_under: dict[str, float] = {}
+    fail_over: dict[str, float] = {}

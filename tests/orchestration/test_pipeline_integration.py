@@ -1,0 +1,199 @@
+"""The whole asset graph materialized in-process on a small rendered dataset with the tiny model, then: the promotion
+gate on real checkpoints, the evaluate job and the CI gate, and versioning of data and the promoted checkpoint."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from orchestration import dvc_ops
+from orchestration.definitions import build_definitions, default_resources
+from orchestration.demo import PipelineSettings, run_pipeline
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("orchestration_pipeline")]  # one shared run
+
+SMALL = PipelineSettings(
+    num_videos=2,
+    dives_per_video=3,
+    test_videos=1,
+    sft_steps=2,
+    hpl_steps=1,
+    train_extra={
+        "hpl": {
+            "hpl.num_generations": "2",
+            "hpl.max_completion_length": "16",
+            "train.per_device_train_batch_size": "2",
+        }
+    },
+)
+FAST_ENV = {"HIEROACTION_EVAL_MAX_NEW_TOKENS": "24", "HIEROACTION_BASELINE_EPOCHS": "2"}
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, new_project):
+    """One run of the whole graph (ingest, frames, train job) shared by this module's tests."""
+    base = tmp_path_factory.mktemp("pipeline")
+    saved = dict(os.environ)
+    os.environ.update(
+        DVC_NO_ANALYTICS="1", DVC_SITE_CACHE_DIR=str(base / "dvc-site"), DVC_GLOBAL_CONFIG_DIR=str(base / "dvc-g")
+    )
+    try:
+        project = new_project(base / "project")
+        env = {**FAST_ENV, "HIEROACTION_PROJECT_ROOT": str(project), "HIEROACTION_TRAIN_LAUNCHER": "accelerate"}
+        defs = build_definitions(default_resources(env), executor=dg.in_process_executor)
+        (base / "dagster_home").mkdir()
+        with dg.DagsterInstance.local_temp(str(base / "dagster_home")) as instance:
+            outcome = run_pipeline(defs, instance, SMALL)
+            yield {"defs": defs, "instance": instance, "outcome": outcome, "project": project, "env": env}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _latest(instance, key: str) -> dict:
+    event = instance.get_latest_materialization_event(dg.AssetKey(key))
+    assert event is not None, f"{key} was not materialized"
+    return {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
+
+
+def _check(instance, asset: str, name: str):
+    record = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(dg.AssetKey(asset), name)]
+    )[dg.AssetCheckKey(dg.AssetKey(asset), name)]
+    return record.event.asset_check_evaluation if record and record.event else None
+
+
+def test_whole_graph_materializes(pipeline):
+    outcome, instance, project = pipeline["outcome"], pipeline["instance"], pipeline["project"]
+    failed = {n: [str(e.event_specific_data)[:800] for e in r.all_events if e.event_type_value == "STEP_FAILURE"]
+              for n, r in outcome.runs.items() if not r.success}
+    assert outcome.success, failed
+    for key in ("raw_videos", "annotations", "samples", "reasoning_targets", "sft_checkpoint", "hpl_checkpoint",
+                "benchmark_report"):
+        _latest(instance, key)
+    assert sorted(instance.get_materialized_partitions(dg.AssetKey("frames"))) == sorted(
+        instance.get_dynamic_partitions("videos")
+    )
+    assert len(instance.get_dynamic_partitions("videos")) == SMALL.num_videos
+    assert _check(instance, "annotations", "annotation_contract").passed
+    assert _check(instance, "frames", "frame_integrity").passed
+
+    samples = _latest(instance, "samples")
+    assert samples["good"] == SMALL.num_videos * SMALL.dives_per_video and samples["quarantined"] == 0
+    data_md5 = dvc_ops.read_version(project, "data").md5
+    assert samples["data_dvc_md5"] == data_md5
+
+    sft = _latest(instance, "sft_checkpoint")
+    assert sft["data_dvc_md5"] == data_md5 and len(sft["git_rev"]) == 40
+    assert sft["logged_steps"] >= 1 and "final_train_loss" in sft  # metrics streamed back through Pipes
+    assert "loss" in sft["metrics_log"]
+    assert "val_n" in sft and "val_metrics" in sft
+    assert (project / "runs" / "pipeline" / "sft" / "final" / "config.json").is_file()
+    assert (project / "runs" / "pipeline" / "hpl" / "final" / "config.json").is_file()
+
+    report = _latest(instance, "benchmark_report")
+    assert Path(report["report"]).is_file() and outcome.report == Path(report["report"])
+    assert report["score_scatter"].startswith("![predicted vs true score](data:image/png;base64,")
+    assert "sample_assessment" in report and report["dvc_data_md5"] == data_md5
+    written = json.loads((Path(report["report"]).parent / "report.json").read_text())
+    train_rows = (project / "runs" / "pipeline" / "splits" / "train.jsonl").read_text().splitlines()
+    expected = {"sft", "hpl"} | ({"regressor"} if len(train_rows) >= 2 else set())  # the baseline needs 2 clips
+    assert set(written["systems"]) == expected
+
+
+def _promote(pipeline, metric: str = "srcc"):
+    job = pipeline["defs"].resolve_job_def("train")
+    return job.execute_in_process(
+        instance=pipeline["instance"],
+        asset_selection=[dg.AssetKey("promoted_checkpoint")],
+        run_config={"ops": {"promoted_checkpoint": {"config": {"metric": metric, "min_delta": 0.0}}}},
+    )
+
+
+def _record_validation(instance, sft: float, hpl: float, metric: str = "srcc") -> None:
+    """Validation results as the training assets record them (the real checkpoints stay in place)."""
+    for key, value in (("sft_checkpoint", sft), ("hpl_checkpoint", hpl)):
+        instance.report_runless_asset_event(dg.AssetMaterialization(key, metadata={f"val_{metric}": value}))
+
+
+@pytest.fixture(scope="module")
+def promoted(pipeline):
+    """The HPL checkpoint promoted through the gate (validation recorded as better), once per module."""
+    target = pipeline["project"] / "models" / "promoted"
+    if not target.exists():
+        _record_validation(pipeline["instance"], sft=0.41, hpl=0.62)
+        assert _promote(pipeline).success and target.is_dir()
+    return target
+
+
+def test_promotion_gate_blocks_a_worse_checkpoint(pipeline):
+    instance, project = pipeline["instance"], pipeline["project"]
+    pointer = project / "models" / "promoted.dvc"
+    before = pointer.read_text() if pointer.exists() else None
+    count = len(instance.fetch_materializations(dg.AssetKey("promoted_checkpoint"), limit=100).records)
+
+    _record_validation(instance, sft=0.62, hpl=0.41)
+    blocked = _promote(pipeline)
+    assert blocked.success  # a gate that says no is an answer, not a crash
+    gate = _check(instance, "promoted_checkpoint", "promotion_gate")
+    assert gate.passed is False and "HPL 0.4100 vs SFT 0.6200" in gate.description
+    assert (pointer.read_text() if pointer.exists() else None) == before  # nothing new versioned
+    assert len(instance.fetch_materializations(dg.AssetKey("promoted_checkpoint"), limit=100).records) == count
+
+
+def test_promotion_gate_promotes_a_better_checkpoint_and_dvc_restores_it(pipeline, git_cmd):
+    instance, project = pipeline["instance"], pipeline["project"]
+    target = project / "models" / "promoted"
+    _record_validation(instance, sft=0.41, hpl=0.62)
+    promoted = _promote(pipeline)
+    assert promoted.success and _check(instance, "promoted_checkpoint", "promotion_gate").passed
+    meta = _latest(instance, "promoted_checkpoint")
+    hpl_final = project / "runs" / "pipeline" / "hpl" / "final"
+    assert filecmp.cmp(target / "model.safetensors", hpl_final / "model.safetensors", shallow=False)
+    provenance = yaml.safe_load((target / "hieroaction_provenance.yaml").read_text())
+    assert provenance["dvc_data_md5"] == dvc_ops.read_version(project, "data").md5
+    assert meta["checkpoint_dvc_md5"] == dvc_ops.read_version(project, "models/promoted").md5
+    # pushed to the default (in-repo) remote: a fresh clone restores data and checkpoint byte for byte
+    git_cmd(project, "add", "-A")
+    git_cmd(project, "commit", "-q", "--allow-empty", "-m", "promoted")
+    clone = project.parent / "clone"
+    git_cmd(project.parent, "clone", "-q", str(project), str(clone))
+    dvc_ops.pull(clone)
+    assert filecmp.cmp(clone / "models" / "promoted" / "model.safetensors", target / "model.safetensors", False)
+    assert not filecmp.dircmp(clone / "data", project / "data").diff_files
+
+
+def test_ci_gate_passes_within_bounds_and_fails_on_regression(pipeline, promoted):
+    from orchestration.ci_evaluate import run_gate
+
+    project = pipeline["project"]
+    os.environ.update(pipeline["env"])
+    status, meta = run_gate(project, {"checkpoint": "models/promoted", "split": "test",
+                                      "fail_under": {"n": 1, "format_validity": 0.0}}, log=lambda *_: None)
+    assert status == 0, meta
+    assert meta["n"] == SMALL.dives_per_video and Path(meta["report"]).is_file()
+    assert meta["dvc_checkpoint_md5"] == dvc_ops.read_version(project, "models/promoted").md5
+    lines: list[str] = []
+    status, _ = run_gate(project, {"checkpoint": "models/promoted", "fail_under": {"format_validity": 1.01}},
+                         log=lines.append)
+    assert status == 1
+    assert any("FAILED" in line and "format_validity" in line for line in lines)
+
+
+def test_recorded_bounds_hold_for_the_measured_checkpoint(pipeline, promoted, tmp_path):
+    from orchestration.ci_evaluate import load_bounds, main, record_bounds
+
+    project = pipeline["project"]
+    os.environ.update(pipeline["env"])
+    bounds = tmp_path / "bounds.yaml"
+    spec = record_bounds(project, bounds)
+    assert spec["measured"]["checkpoint_dvc_md5"] == dvc_ops.read_version(project, "models/promoted").md5
+    assert "format_validity" in spec["fail_under"]  # defined even for an untrained model (it is 0.0 then)
+    assert load_bounds(bounds)["fail_under"] == spec["fail_under"]
+    assert main(["--bounds", str(bounds), "--root", str(project)]) == 0  # pulls with DVC, then passes
