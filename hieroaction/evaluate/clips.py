@@ -1,0 +1,96 @@
+"""Where an evaluation gets each sample's frames: extracted clips (fast) or decoding the media on the fly.
+
+Why both: the pipeline extracts frames once (``hieroaction frames``, keyed by the sampling settings) and evaluation
+should reuse them; a user evaluating a folder of videos without extracting first can decode directly. Either way the
+frames are chosen by the same :class:`~hieroaction.video.FrameSettings`, so the model sees what training showed it.
+A sample whose frames cannot be had is quarantined with its reason, never silently skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hieroaction.datasets.sample import Sample
+
+
+@dataclass(frozen=True)
+class QuarantinedSample:
+    """A sample left out of the evaluation, and why (reported with its counts)."""
+
+    sample_id: str
+    field: str
+    value: str
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"sample_id": self.sample_id, "field": self.field, "value": self.value, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    """Frames of a sample from ``frames_dir`` (extracted with ``settings``) or else decoded from ``media_root``."""
+
+    settings: object  # hieroaction.video.FrameSettings
+    frames_dir: Path | None = None
+    media_root: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.frames_dir is None and self.media_root is None:
+            raise ValueError("a clip source needs frames_dir (extracted clips) or media_root (decode on the fly)")
+
+    def load(self, sample: Sample) -> np.ndarray:
+        """The sampled ``(T,H,W,3)`` uint8 frames of ``sample``; raises with the sample id when they cannot be had."""
+        from hieroaction.video import load_clip, read_frames
+
+        if self.frames_dir is not None:
+            try:
+                return load_clip(self.frames_dir, sample, self.settings, mmap=True)  # lazy: read when used
+            except FileNotFoundError:
+                if self.media_root is None:
+                    raise
+        indices = self.settings.indices(sample.num_frames)
+        return read_frames(sample.video, indices, media_root=self.media_root, size=self.settings.size)
+
+    def frame_indices(self, sample: Sample) -> list[int]:
+        """Clip-relative frame indices the loaded frames show (for the prompt and the reader)."""
+        return [int(i) for i in self.settings.indices(sample.num_frames)]
+
+    def describe(self) -> dict:
+        return {
+            "frames_dir": None if self.frames_dir is None else str(self.frames_dir),
+            "media_root": None if self.media_root is None else str(self.media_root),
+            "settings": self.settings.to_dict(),
+            "settings_key": self.settings.key,
+        }
+
+
+def load_available(
+    source: ClipSource, samples: list[Sample], *, progress: bool = False
+) -> tuple[list[Sample], list[np.ndarray], list[QuarantinedSample]]:
+    """Load every sample's frames once; return the good samples, their clips, and the quarantined ones with reasons.
+
+    Why up front: every system must be scored on exactly the same samples, so a sample whose media is bad is removed
+    from all of them before any model runs (and reported), rather than failing one system half-way; and the clips are
+    loaded once for all systems (extracted clips stay memory-mapped).
+    """
+    from tqdm.auto import tqdm
+
+    from hieroaction.video import MediaError
+
+    good: list[Sample] = []
+    clips: list[np.ndarray] = []
+    bad: list[QuarantinedSample] = []
+    for sample in tqdm(samples, desc="loading clips", unit="clip", disable=not progress):
+        try:
+            clip = source.load(sample)
+            if clip.ndim != 4 or clip.shape[0] == 0 or clip.shape[-1] != 3:
+                raise ValueError(f"clip has shape {clip.shape}, expected (T,H,W,3)")
+        except (MediaError, FileNotFoundError, ValueError, OSError) as exc:
+            bad.append(QuarantinedSample(sample.sample_id, "video", sample.video.path, f"{type(exc).__name__}: {exc}"))
+            continue
+        good.append(sample)
+        clips.append(clip)
+    return good, clips, bad

@@ -1,0 +1,158 @@
+"""Batched, deterministic generation of assessments from video clips.
+
+Why each choice:
+- Greedy decoding with fixed settings (:class:`GenerationSettings`, recorded in every report): two evaluations of the
+  same checkpoint on the same clips give the same text, so a metric change means the model or the data changed.
+- Left padding: in a batch, every prompt must end at the same position so the new tokens line up; right padding would
+  put pad tokens between a short prompt and its answer.
+- Video goes in as a uint8 ``(T,H,W,3)`` array with ``do_sample_frames=False``: the frames were already sampled by the
+  project's sampler, and a path would make transformers call torchcodec (see STACK.md).
+- The vision placeholder tokens (``<|video_pad|>``, ``<|image_pad|>``) are suppressed: an untrained or drifting model
+  that emits one would make the next forward pass look for pixels that do not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+VISION_PAD_TOKENS = ("<|video_pad|>", "<|image_pad|>", "<|vision_pad|>")
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Everything that determines the generated text (recorded in the report)."""
+
+    max_new_tokens: int = 384
+    min_new_tokens: int | None = None  # benchmarks set it = max_new_tokens so every answer costs the same
+    batch_size: int = 8
+    do_sample: bool = False  # greedy: deterministic
+    num_beams: int = 1
+    repetition_penalty: float = 1.0
+    suppress_vision_tokens: bool = True
+    dtype: str | None = None  # e.g. "bfloat16" on a GPU; None keeps the checkpoint's dtype
+    device: str | None = None  # None: the model's own device
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class GenerationOutput:
+    """The completions, in input order, and what it took to make them."""
+
+    completions: list[str]
+    completion_ids: list[list[int]] = field(default_factory=list)  # generated token ids, padding removed
+    prompt_tokens: list[int] = field(default_factory=list)
+    completion_tokens: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def suppressed_token_ids(processor) -> list[int]:
+    """Ids of the vision placeholder tokens the tokenizer knows (unknown ones are skipped)."""
+    tokenizer = processor.tokenizer
+    ids = []
+    unknown = getattr(tokenizer, "unk_token_id", None)
+    for token in VISION_PAD_TOKENS:
+        token_id = tokenizer.convert_tokens_to_ids(token)
+        if token_id is not None and token_id != unknown and token_id not in ids:
+            ids.append(int(token_id))
+    return ids
+
+
+def prompt_text(processor, messages: list[dict]) -> str:
+    """The chat-template rendering of a conversational prompt (from :mod:`hieroaction.reasoning`), ready to answer."""
+    return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+
+def _check_clip(clip: np.ndarray, where: str) -> np.ndarray:
+    array = np.asarray(clip)
+    if array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != 3 or array.shape[0] == 0:
+        raise ValueError(f"{where}: expected a uint8 (T,H,W,3) video array, got {array.dtype} {array.shape}")
+    return array if array.flags.writeable else np.array(array)  # stored clips are read-only memory maps
+
+
+def generate_batch(model, processor, clips: Sequence[np.ndarray], prompts: Sequence[list[dict]],
+                   settings: GenerationSettings) -> GenerationOutput:
+    """One batched ``generate`` call: left-padded prompts, one video per prompt, greedy decoding."""
+    import time
+
+    import torch
+
+    videos = [_check_clip(clip, f"clip {i}") for i, clip in enumerate(clips)]
+    texts = [prompt_text(processor, messages) for messages in prompts]
+    inputs = processor(
+        text=texts, videos=videos, padding=True, padding_side="left", return_tensors="pt", do_sample_frames=False
+    )
+    device = settings.device or getattr(model, "device", None) or "cpu"
+    inputs = inputs.to(device)
+    float_dtype = getattr(model, "dtype", None)
+    if float_dtype is not None and "pixel_values_videos" in inputs:
+        inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(float_dtype)
+    kwargs = dict(
+        max_new_tokens=settings.max_new_tokens,
+        do_sample=settings.do_sample,
+        num_beams=settings.num_beams,
+        pad_token_id=processor.tokenizer.pad_token_id,
+    )
+    if settings.min_new_tokens:
+        kwargs["min_new_tokens"] = settings.min_new_tokens
+    if settings.repetition_penalty != 1.0:
+        kwargs["repetition_penalty"] = settings.repetition_penalty
+    if settings.suppress_vision_tokens:
+        kwargs["suppress_tokens"] = suppressed_token_ids(processor)
+    if not settings.do_sample:  # keep the checkpoint's generation_config from re-enabling sampling knobs
+        kwargs.update(temperature=None, top_p=None, top_k=None)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        output = model.generate(**inputs, **kwargs)
+    seconds = time.perf_counter() - start
+    prompt_length = inputs["input_ids"].shape[1]
+    new_tokens = output[:, prompt_length:]
+    completions = processor.batch_decode(new_tokens, skip_special_tokens=True)
+    pad = processor.tokenizer.pad_token_id
+    return GenerationOutput(
+        completions=[c.strip() for c in completions],
+        completion_ids=[[int(t) for t in row if t != pad] for row in new_tokens.tolist()],
+        prompt_tokens=[int(n) for n in inputs["attention_mask"].sum(dim=1).tolist()],
+        completion_tokens=[int((row != pad).sum()) for row in new_tokens],
+        seconds=seconds,
+    )
+
+
+def generate_assessments(
+    model,
+    processor,
+    clips: Sequence[np.ndarray] | Callable[[int], np.ndarray],
+    prompts: Sequence[list[dict]],
+    settings: GenerationSettings | None = None,
+    *,
+    progress: bool = True,
+    description: str = "generating",
+) -> GenerationOutput:
+    """Completions for every clip, in order, ``settings.batch_size`` at a time.
+
+    ``clips`` is a sequence of arrays or a function ``i -> array`` (so a long split is loaded batch by batch, not all
+    at once). ``prompts[i]`` is the conversational prompt for clip ``i`` (``hieroaction.reasoning.prompt_for`` for a
+    labelled sample, ``build_messages`` for a user's video).
+    """
+    from tqdm.auto import tqdm
+
+    settings = settings or GenerationSettings()
+    total = len(prompts)
+    fetch = clips if callable(clips) else clips.__getitem__
+    result = GenerationOutput(completions=[])
+    model.eval()
+    with tqdm(total=total, desc=description, unit="video", disable=not progress) as bar:
+        for start in range(0, total, max(1, settings.batch_size)):
+            index = range(start, min(total, start + max(1, settings.batch_size)))
+            batch = generate_batch(model, processor, [fetch(i) for i in index], [prompts[i] for i in index], settings)
+            result.completions += batch.completions
+            result.completion_ids += batch.completion_ids
+            result.prompt_tokens += batch.prompt_tokens
+            result.completion_tokens += batch.completion_tokens
+            result.seconds += batch.seconds
+            bar.update(len(index))
+    return result
