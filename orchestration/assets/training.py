@@ -108,7 +108,25 @@ def loss_table(metrics: list[dict]) -> dg.MetadataValue:
     return dg.MetadataValue.md(markdown_table(rows) if rows else "_no metrics logged_")
 
 
+def claim_stage_dir(context, storage: StorageResource, stage: str) -> Path:
+    """Give this run a clean stage folder, keeping it only across retries of the same run.
+
+    Why: training resumes from the newest checkpoint in its output folder (right after a crash or SIGKILL), but a
+    new materialization starts from new data or a new SFT model: resuming another run's checkpoint would silently
+    train the wrong weights. Stage folders are derived outputs; promoted checkpoints are versioned by DVC.
+    """
+    directory = stage_dir(storage, stage)
+    owner = directory / ".dagster_run_id"
+    if directory.exists() and (not owner.is_file() or owner.read_text().strip() != context.run_id):
+        context.log.info(f"{stage}: {directory} belongs to another run; starting fresh")
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    owner.write_text(context.run_id)
+    return directory
+
+
 def _train_and_evaluate(context, stage, run, start_model, storage, dvc, training, frame_settings):
+    claim_stage_dir(context, storage, stage)
     data = dvc.version("data")
     data_md5 = data.md5 if data else "untracked"
     config_path = write_stage_config(stage, storage, training, frame_settings, run, start_model, data_md5)
