@@ -27,13 +27,14 @@ RANGE_END = "dagster/asset_partition_range_end"
 class PipelineSettings:
     """Size of the demo: rendered videos, dives per video, and training steps per stage."""
 
-    num_videos: int = 6
-    dives_per_video: int = 4
-    test_videos: int = 2
-    # 300 SFT steps at 3e-3 is where the tiny model starts writing the grammar (about 1 CPU minute); fewer gives noise.
-    sft_steps: int = 300
+    # 96 dives and 1500 SFT steps at 3e-3: the tiny model then writes the grammar on about half of the held-out
+    # dives (measured 47% on validation); 24 dives and 300 steps gave 0-12%. About 4 minutes on 2 free cores.
+    num_videos: int = 12
+    dives_per_video: int = 8
+    test_videos: int = 3
+    sft_steps: int = 1500
     sft_learning_rate: float = 3e-3
-    hpl_steps: int = 6
+    hpl_steps: int = 20
     seed: int = 0
     promotion_metric: str = "srcc"
     train_extra: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -153,6 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 videos of 2 dives, a few training steps")
     parser.add_argument("--no-train", action="store_true", help="ingest and frames only")
+    defaults = PipelineSettings()
+    parser.add_argument("--videos", type=int, default=defaults.num_videos, help="rendered videos (default %(default)s)")
+    parser.add_argument("--dives-per-video", type=int, default=defaults.dives_per_video, help="default %(default)s")
+    parser.add_argument("--test-videos", type=int, default=defaults.test_videos, help="default %(default)s")
+    parser.add_argument("--sft-steps", type=int, default=defaults.sft_steps, help="default %(default)s")
+    parser.add_argument("--hpl-steps", type=int, default=defaults.hpl_steps, help="default %(default)s")
     args = parser.parse_args(argv)
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
     os.environ.setdefault("HIEROACTION_EXECUTOR", "in_process")
@@ -164,7 +171,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from orchestration.definitions import defs
 
-    settings = PipelineSettings()
+    settings = PipelineSettings(
+        num_videos=args.videos,
+        dives_per_video=args.dives_per_video,
+        test_videos=args.test_videos,
+        sft_steps=args.sft_steps,
+        hpl_steps=args.hpl_steps,
+    )
     if args.quick:
         settings = PipelineSettings(num_videos=3, dives_per_video=2, test_videos=1, sft_steps=4, hpl_steps=2)
     print(f"HieroAction demo: {settings.num_videos} rendered videos x {settings.dives_per_video} dives; "
