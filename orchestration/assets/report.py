@@ -21,9 +21,9 @@ OWNERS = ["team:hieroaction-ml"]
     owners=OWNERS,
     deps=[sft_checkpoint, hpl_checkpoint],
     description=(
-        "Benchmark report on the test split (`hieroaction.evaluate`): SFT, HPL and the classic score regressor side "
-        "by side with the published numbers (Spearman ρ, RL2, action accuracy, step tIoU, format validity), the "
-        "predicted-vs-true score scatter plot and sample assessments; JSON + Markdown + PNG under "
+        "Benchmark report on the test split (`hieroaction.evaluate`): the zero-shot base model, SFT, HPL and the classic "
+        "score regressor side by side with the published numbers (Spearman ρ, RL2, action accuracy, step tIoU, format "
+        "validity), the predicted-vs-true score scatter plot and sample assessments; JSON + Markdown + PNG under "
         "`runs/pipeline/report/`, with the data DVC hash and git revision."
     ),
 )
@@ -36,8 +36,12 @@ def benchmark_report(
 ) -> dg.MaterializeResult:
     out = storage.work / "report"
     provenance = dvc.provenance(data="data")
+    from hieroaction.model.presets import build_offline_model
+
+    # the zero-shot reference: the same seeded preset SFT starts from, before any training
+    zero_shot = build_offline_model(training.preset, storage.work / "presets" / training.preset)
     result = evaluate_systems(
-        {"sft": final_dir(storage, "sft"), "hpl": final_dir(storage, "hpl")},
+        {"zero-shot": zero_shot, "sft": final_dir(storage, "sft"), "hpl": final_dir(storage, "hpl")},
         read_splits(storage),
         storage,
         frame_settings,

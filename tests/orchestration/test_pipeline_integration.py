@@ -103,7 +103,7 @@ def test_whole_graph_materializes(pipeline):
     assert "sample_assessment" in report and report["dvc_data_md5"] == data_md5
     written = json.loads((Path(report["report"]).parent / "report.json").read_text())
     train_rows = (project / "runs" / "pipeline" / "splits" / "train.jsonl").read_text().splitlines()
-    expected = {"sft", "hpl"} | ({"regressor"} if len(train_rows) >= 2 else set())  # the baseline needs 2 clips
+    expected = {"zero-shot", "sft", "hpl"} | ({"regressor"} if len(train_rows) >= 2 else set())  # the baseline needs 2 clips
     assert set(written["systems"]) == expected
 
 
