@@ -32,7 +32,7 @@ import dataclasses
 import json
 import logging
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -213,8 +213,6 @@ def reward_means(log_history: list[dict[str, Any]]) -> dict[str, float]:
 
 def run_hpl(config: HPLRunConfig | str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Path:
     """Train with GRPO on the hierarchical rewards; returns the final model folder (``<output_dir>/final``)."""
-    import yaml
-
     from hieroaction.train.sft import resolve_resume, save_final_model, setup_logging
 
     setup_logging()
@@ -223,66 +221,33 @@ def run_hpl(config: HPLRunConfig | str | Path, overrides: list[str] | tuple[str,
     settings = HPLSettings.from_dict(config.hpl)
     reward_config = settings.reward_config()
 
-    from hieroaction.model.loading import load_model
     from hieroaction.rewards import HierarchicalReward
-    from hieroaction.train.checkpoints import (
-        RunInfoCallback,
-        code_version,
-        is_rank_zero,
-        library_versions,
-        write_run_info,
-    )
-    from hieroaction.train.data import ClipLoader, data_version, frame_settings
-    from hieroaction.train.resources import (
-        check_gpu_memory,
-        checkpoint_bytes,
-        explain_out_of_memory,
-        limit_cpu_threads,
-    )
+    from hieroaction.train.checkpoints import write_run_info
+    from hieroaction.train.data import ClipLoader
+    from hieroaction.train.resources import check_gpu_memory, explain_out_of_memory
+    from hieroaction.train.run_setup import prepare_run
     from hieroaction.train.video_grpo import VideoGRPOTrainer
 
-    limit_cpu_threads(config.train.cpu_threads)
-    output_dir = Path(config.train.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    config_yaml = yaml.safe_dump(asdict(config), sort_keys=False)
     args = build_grpo_args(config, settings, has_eval=bool(config.data.eval))
-    with args.main_process_first(desc="frame extraction and rows"):  # rank 0 extracts; the others then reuse
-        prepared = prepare_hpl_datasets(config)
-    if prepared["quarantined"] and is_rank_zero():
-        (output_dir / "quarantined.jsonl").write_text("".join(json.dumps(q) + "\n" for q in prepared["quarantined"]))
-    frames = frame_settings(config.data.frames)
-    version = config.data.version or data_version([config.data.train, config.data.eval], getattr(frames, "key", ""))
-    run_info = {
-        "kind": "hpl",
-        "data_version": version,
-        "code_version": code_version(),
-        "libraries": library_versions(),
-        "train_samples": len(prepared["train"]),
-        "quarantined": len(prepared["quarantined"]),
-        "score_range": prepared["score_range"],
-        "reward_config": reward_config.to_dict(),
-        "start_model": config.model.path,
-        "start_model_run": start_model_info(config.model.path),
-    }
-
-    m = config.model
-    model, processor = load_model(
-        m.path,
-        lora=m.lora,
-        freeze_vision=m.freeze_vision,
-        dtype=m.dtype,
-        device="cpu",  # the Trainer moves it to this process's device
-        attn_implementation=m.attn_implementation,
+    run = prepare_run(
+        "hpl",
+        config,
+        args,
+        prepare_hpl_datasets,
+        extra_info=lambda datasets: {
+            "score_range": datasets["score_range"],
+            "reward_config": reward_config.to_dict(),
+            "start_model": config.model.path,
+            "start_model_run": start_model_info(config.model.path),
+        },
     )
-    if config.train.gradient_checkpointing:
-        model.config.use_cache = False
-    run_info["world_size"] = args.world_size
-    min_free = None if config.train.min_free_disk_gb is None else int(config.train.min_free_disk_gb * 1024**3)
-    callback = RunInfoCallback(run_info, config_yaml, checkpoint_bytes(model), min_free)
+    output_dir, processor, callback, prepared, frames = (
+        run.output_dir, run.processor, run.callback, run.datasets, run.frames
+    )
     reward = HierarchicalReward(reward_config)
     try:
         trainer = VideoGRPOTrainer(
-            model=model,
+            model=run.model,
             reward_funcs=[reward],
             args=args,
             train_dataset=prepared["train"],
@@ -316,9 +281,9 @@ def run_hpl(config: HPLRunConfig | str | Path, overrides: list[str] | tuple[str,
     save_final_model(trainer, processor, final, callback.needed)
     if trainer.args.should_save:
         summary = dict(
-            run_info, global_step=trainer.state.global_step, reward_means=reward_means(trainer.state.log_history)
+            run.run_info, global_step=trainer.state.global_step, reward_means=reward_means(trainer.state.log_history)
         )
-        write_run_info(final, summary, config_yaml)
+        write_run_info(final, summary, run.config_yaml)
     log.info("HPL finished at step %d; final model in %s", trainer.state.global_step, final)
     return final
 

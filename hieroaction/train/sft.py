@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -151,62 +150,21 @@ def resolve_resume(config: SFTRunConfig) -> str | None:
 
 def run_sft(config: SFTRunConfig | str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Path:
     """Train with SFT; returns the folder of the final model (``<output_dir>/final``, loadable with ``load_model``)."""
-    import yaml
-
     setup_logging()
     if not isinstance(config, SFTRunConfig):
         config = load_config(config, SFTRunConfig, overrides)
 
-    from hieroaction.model.loading import load_model
-    from hieroaction.train.checkpoints import (
-        RunInfoCallback,
-        code_version,
-        is_rank_zero,
-        library_versions,
-        write_run_info,
-    )
-    from hieroaction.train.data import ClipLoader, PromptBuilder, VideoSFTCollator, data_version, frame_settings
-    from hieroaction.train.resources import check_gpu_memory, checkpoint_bytes, explain_out_of_memory, limit_cpu_threads
+    from hieroaction.train.checkpoints import write_run_info
+    from hieroaction.train.data import ClipLoader, PromptBuilder, VideoSFTCollator
+    from hieroaction.train.resources import check_gpu_memory, explain_out_of_memory
+    from hieroaction.train.run_setup import prepare_run
 
-    limit_cpu_threads(config.train.cpu_threads)
-    output_dir = Path(config.train.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    config_yaml = yaml.safe_dump(asdict(config), sort_keys=False)
     args = build_sft_args(config, has_eval=bool(config.data.eval))
-    with args.main_process_first(desc="frame extraction and rows"):  # rank 0 extracts; the others then reuse
-        prepared = prepare_datasets(config)
-    if prepared["quarantined"] and is_rank_zero():
-        import json
-
-        (output_dir / "quarantined.jsonl").write_text("".join(json.dumps(q) + "\n" for q in prepared["quarantined"]))
-    settings = frame_settings(config.data.frames)
-    version = config.data.version or data_version([config.data.train, config.data.eval], getattr(settings, "key", ""))
-    run_info = {
-        "kind": "sft",
-        "data_version": version,
-        "code_version": code_version(),
-        "libraries": library_versions(),
-        "train_samples": len(prepared["train"]),
-        "quarantined": len(prepared["quarantined"]),
-    }
-
-    m = config.model
-    model, processor = load_model(
-        m.path,
-        lora=m.lora,
-        freeze_vision=m.freeze_vision,
-        dtype=m.dtype,
-        device="cpu",  # the Trainer moves it to this process's device
-        attn_implementation=m.attn_implementation,
-    )
-    if config.train.gradient_checkpointing:
-        model.config.use_cache = False
-    run_info["world_size"] = args.world_size
-    collator = VideoSFTCollator(processor, ClipLoader(config.data.frames_dir, settings), PromptBuilder(settings))
-    min_free = None if config.train.min_free_disk_gb is None else int(config.train.min_free_disk_gb * 1024**3)
-    callback = RunInfoCallback(run_info, config_yaml, checkpoint_bytes(model), min_free)
+    run = prepare_run("sft", config, args, prepare_datasets)
+    output_dir, processor, callback, prepared = run.output_dir, run.processor, run.callback, run.datasets
+    collator = VideoSFTCollator(processor, ClipLoader(config.data.frames_dir, run.frames), PromptBuilder(run.frames))
     trainer = sft_trainer_class()(
-        model=model,
+        model=run.model,
         args=args,
         train_dataset=prepared["train"],
         eval_dataset=prepared["eval"],
@@ -233,7 +191,7 @@ def run_sft(config: SFTRunConfig | str | Path, overrides: list[str] | tuple[str,
     final = output_dir / FINAL_DIR
     save_final_model(trainer, processor, final, callback.needed)
     if trainer.args.should_save:
-        write_run_info(final, dict(run_info, global_step=trainer.state.global_step), config_yaml)
+        write_run_info(final, dict(run.run_info, global_step=trainer.state.global_step), run.config_yaml)
     log.info("SFT finished at step %d; final model in %s", trainer.state.global_step, final)
     return final
 
