@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from hieroaction.datasets.keyed_pickles import load_keyed_dict, load_split_keys
 from hieroaction.datasets.media import missing_media
 from hieroaction.datasets.paths import bundled_root
 from hieroaction.datasets.records import AnnotationFormatError, LoadResult, Quarantined, WarningTally
@@ -46,36 +47,16 @@ def _load_subaction_table(path: Path) -> dict[int, str]:
         raise AnnotationFormatError(path, "sub-action table", f"non-integer sub-action id ({exc})") from None
 
 
+FD_KEY = "(video_name, instance_id)"
+
+
 def _load_annotation_dict(path: Path, value_kinds: tuple[type, ...], what: str) -> dict[tuple[str, int], Any]:
     """Load one per-sample dict; a wrong kind of file (or unusable keys) is a structural error naming the file."""
-    data = load_pickle(path)
-    if not isinstance(data, dict):
-        raise AnnotationFormatError(
-            path, "annotations", f"expected a dict keyed by (video_name, instance_id), got {type(data).__name__}"
-        )
-    out: dict[tuple[str, int], Any] = {}
-    for key, value in data.items():
-        try:
-            out[_normal_key(key)] = value
-        except (TypeError, ValueError, IndexError):
-            raise AnnotationFormatError(path, "key", f"expected (video_name, instance_id), got {key!r}") from None
-    first = next(iter(data.values()), None)
-    if first is not None and not isinstance(first, value_kinds):
-        # one look tells the wrong kind of file; per-sample defects are quarantined later
-        raise AnnotationFormatError(path, "value", f"expected {what} per sample, got {type(first).__name__}")
-    return out
+    return load_keyed_dict(path, _normal_key, FD_KEY, value_kinds, what)
 
 
 def _load_split(path: Path) -> list[tuple[str, int]]:
-    keys = load_pickle(path)
-    if not isinstance(keys, list | tuple):
-        raise AnnotationFormatError(
-            path, "split", f"expected a list of (video_name, instance_id), got {type(keys).__name__}"
-        )
-    try:
-        return [_normal_key(k) for k in keys]
-    except (TypeError, ValueError, IndexError):
-        raise AnnotationFormatError(path, "split", "expected a list of (video_name, instance_id) keys") from None
+    return load_split_keys(path, _normal_key, FD_KEY)
 
 
 def _normal_key(key: Any) -> tuple[str, int]:

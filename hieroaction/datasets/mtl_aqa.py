@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 
 from hieroaction.datasets.dive_codes import DiveCodeError, code_from_mtl_parts, parse_code
+from hieroaction.datasets.keyed_pickles import load_keyed_dict, load_split_keys
 from hieroaction.datasets.media import missing_media
 from hieroaction.datasets.paths import bundled_root
-from hieroaction.datasets.records import AnnotationFormatError, LoadResult, Quarantined, WarningTally
-from hieroaction.datasets.safe_pickle import PickleReadError, load_pickle
+from hieroaction.datasets.records import LoadResult, Quarantined, WarningTally
+from hieroaction.datasets.safe_pickle import PickleReadError
 from hieroaction.datasets.sample import Sample, VideoRef
 
 DATASET = "mtl-aqa"
@@ -68,34 +69,15 @@ def _normal_key(key: Any) -> tuple[int, int]:
     return int(video_id), int(sample_no)
 
 
+MTL_KEY = "(video_id, sample_id) integers"
+
+
 def _load_annotations(path: Path) -> dict[tuple[int, int], Any]:
-    data = load_pickle(path)
-    if not isinstance(data, dict):
-        raise AnnotationFormatError(
-            path, "annotations", f"expected a dict keyed by (video_id, sample_id), got {type(data).__name__}"
-        )
-    out = {}
-    for key, value in data.items():
-        try:
-            out[_normal_key(key)] = value
-        except (TypeError, ValueError):
-            raise AnnotationFormatError(path, "key", f"expected (video_id, sample_id) integers, got {key!r}") from None
-    first = next(iter(data.values()), None)
-    if first is not None and not isinstance(first, dict):
-        raise AnnotationFormatError(path, "value", f"expected a dict per sample, got {type(first).__name__}")
-    return out
+    return load_keyed_dict(path, _normal_key, MTL_KEY)
 
 
 def _load_split(path: Path) -> list[tuple[int, int]]:
-    keys = load_pickle(path)
-    if not isinstance(keys, list | tuple):
-        raise AnnotationFormatError(
-            path, "split", f"expected a list of (video_id, sample_id), got {type(keys).__name__}"
-        )
-    try:
-        return [_normal_key(k) for k in keys]
-    except (TypeError, ValueError):
-        raise AnnotationFormatError(path, "split", "expected a list of (video_id, sample_id) integer keys") from None
+    return load_split_keys(path, _normal_key, MTL_KEY)
 
 
 class _FieldProblem(Exception):
