@@ -40,7 +40,6 @@ from hieroaction.train.config import ConfigError, HPLRunConfig, load_config
 
 log = logging.getLogger("hieroaction.train")
 
-FINAL_DIR = "final"
 
 
 @dataclass
@@ -213,7 +212,7 @@ def reward_means(log_history: list[dict[str, Any]]) -> dict[str, float]:
 
 def run_hpl(config: HPLRunConfig | str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Path:
     """Train with GRPO on the hierarchical rewards; returns the final model folder (``<output_dir>/final``)."""
-    from hieroaction.train.sft import resolve_resume, save_final_model, setup_logging
+    from hieroaction.train.sft import setup_logging
 
     setup_logging()
     if not isinstance(config, HPLRunConfig):
@@ -222,10 +221,8 @@ def run_hpl(config: HPLRunConfig | str | Path, overrides: list[str] | tuple[str,
     reward_config = settings.reward_config()
 
     from hieroaction.rewards import HierarchicalReward
-    from hieroaction.train.checkpoints import write_run_info
     from hieroaction.train.data import ClipLoader
-    from hieroaction.train.resources import check_gpu_memory, explain_out_of_memory
-    from hieroaction.train.run_setup import prepare_run
+    from hieroaction.train.run_setup import prepare_run, train_and_save
     from hieroaction.train.video_grpo import VideoGRPOTrainer
 
     args = build_grpo_args(config, settings, has_eval=bool(config.data.eval))
@@ -241,9 +238,7 @@ def run_hpl(config: HPLRunConfig | str | Path, overrides: list[str] | tuple[str,
             "start_model_run": start_model_info(config.model.path),
         },
     )
-    output_dir, processor, callback, prepared, frames = (
-        run.output_dir, run.processor, run.callback, run.datasets, run.frames
-    )
+    processor, callback, prepared, frames = run.processor, run.callback, run.datasets, run.frames
     reward = HierarchicalReward(reward_config)
     try:
         trainer = VideoGRPOTrainer(
@@ -258,34 +253,19 @@ def run_hpl(config: HPLRunConfig | str | Path, overrides: list[str] | tuple[str,
         )
     except ValueError as exc:  # trl's batch/generation consistency checks
         raise ConfigError(f"train/hpl: {exc}") from None
-    check_gpu_memory(trainer.model)
-    resume = resolve_resume(config)
-    callback.resume_from = resume
-    log.info(
-        "HPL: %d train samples, %d steps, %d generations per clip (batch %d x accumulation %d x %d processes), "
-        "rewards %s, output %s%s",
-        len(prepared["train"]),
-        args.max_steps,
-        args.num_generations,
-        args.per_device_train_batch_size,
-        args.gradient_accumulation_steps,
-        args.world_size,
-        reward_config.mode,
-        output_dir,
-        f", resuming from {resume}" if resume else "",
+    plan = (
+        f"{len(prepared['train'])} train samples, {args.max_steps} steps, {args.num_generations} generations per clip "
+        f"(batch {args.per_device_train_batch_size} x accumulation {args.gradient_accumulation_steps} x "
+        f"{args.world_size} processes), rewards {reward_config.mode}"
     )
-    with explain_out_of_memory("HPL (GRPO)"):
-        trainer.train(resume_from_checkpoint=resume)
-
-    final = output_dir / FINAL_DIR
-    save_final_model(trainer, processor, final, callback.needed)
-    if trainer.args.should_save:
-        summary = dict(
-            run.run_info, global_step=trainer.state.global_step, reward_means=reward_means(trainer.state.log_history)
-        )
-        write_run_info(final, summary, run.config_yaml)
-    log.info("HPL finished at step %d; final model in %s", trainer.state.global_step, final)
-    return final
+    return train_and_save(
+        trainer,
+        run,
+        config,
+        "HPL (GRPO)",
+        plan,
+        extra_summary=lambda t: {"reward_means": reward_means(t.state.log_history)},
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -78,3 +78,32 @@ def prepare_run(
     min_free = None if config.train.min_free_disk_gb is None else int(config.train.min_free_disk_gb * 1024**3)
     callback = RunInfoCallback(run_info, config_yaml, checkpoint_bytes(model), min_free)
     return PreparedRun(output_dir, config_yaml, datasets, frames, run_info, model, processor, callback)
+
+
+def train_and_save(trainer, run: PreparedRun, config, stage: str, plan: str, extra_summary=None) -> Path:
+    """Resume if a checkpoint of this run exists, train, save the final model with its run record; returns it.
+
+    ``plan`` describes the run for the log (samples, steps, batch); ``extra_summary(trainer)`` adds fields to the final
+    model's run record (e.g. HPL's reward means).
+    """
+    import logging
+
+    from hieroaction.train.checkpoints import write_run_info
+    from hieroaction.train.resources import check_gpu_memory, explain_out_of_memory
+    from hieroaction.train.sft import FINAL_DIR, resolve_resume, save_final_model
+
+    log = logging.getLogger("hieroaction.train")
+    check_gpu_memory(trainer.model)
+    resume = resolve_resume(config)
+    run.callback.resume_from = resume
+    log.info("%s: %s, output %s%s", stage, plan, run.output_dir, f", resuming from {resume}" if resume else "")
+    with explain_out_of_memory(stage):
+        trainer.train(resume_from_checkpoint=resume)
+
+    final = run.output_dir / FINAL_DIR
+    save_final_model(trainer, run.processor, final, run.callback.needed)
+    if trainer.args.should_save:
+        summary = dict(run.run_info, global_step=trainer.state.global_step, **(extra_summary(trainer) if extra_summary else {}))
+        write_run_info(final, summary, run.config_yaml)
+    log.info("%s finished at step %d; final model in %s", stage.split(" ")[0], trainer.state.global_step, final)
+    return final

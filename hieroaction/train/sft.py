@@ -154,14 +154,12 @@ def run_sft(config: SFTRunConfig | str | Path, overrides: list[str] | tuple[str,
     if not isinstance(config, SFTRunConfig):
         config = load_config(config, SFTRunConfig, overrides)
 
-    from hieroaction.train.checkpoints import write_run_info
     from hieroaction.train.data import ClipLoader, PromptBuilder, VideoSFTCollator
-    from hieroaction.train.resources import check_gpu_memory, explain_out_of_memory
-    from hieroaction.train.run_setup import prepare_run
+    from hieroaction.train.run_setup import prepare_run, train_and_save
 
     args = build_sft_args(config, has_eval=bool(config.data.eval))
     run = prepare_run("sft", config, args, prepare_datasets)
-    output_dir, processor, callback, prepared = run.output_dir, run.processor, run.callback, run.datasets
+    processor, callback, prepared = run.processor, run.callback, run.datasets
     collator = VideoSFTCollator(processor, ClipLoader(config.data.frames_dir, run.frames), PromptBuilder(run.frames))
     trainer = sft_trainer_class()(
         model=run.model,
@@ -172,28 +170,11 @@ def run_sft(config: SFTRunConfig | str | Path, overrides: list[str] | tuple[str,
         data_collator=collator,
         callbacks=[callback],
     )
-    check_gpu_memory(trainer.model)
-    resume = resolve_resume(config)
-    callback.resume_from = resume
-    log.info(
-        "SFT: %d train samples, %d steps (batch %d x accumulation %d x %d processes), output %s%s",
-        len(prepared["train"]),
-        args.max_steps,
-        args.per_device_train_batch_size,
-        args.gradient_accumulation_steps,
-        args.world_size,
-        output_dir,
-        f", resuming from {resume}" if resume else "",
+    plan = (
+        f"{len(prepared['train'])} train samples, {args.max_steps} steps (batch {args.per_device_train_batch_size} x "
+        f"accumulation {args.gradient_accumulation_steps} x {args.world_size} processes)"
     )
-    with explain_out_of_memory("SFT"):
-        trainer.train(resume_from_checkpoint=resume)
-
-    final = output_dir / FINAL_DIR
-    save_final_model(trainer, processor, final, callback.needed)
-    if trainer.args.should_save:
-        write_run_info(final, dict(run.run_info, global_step=trainer.state.global_step), run.config_yaml)
-    log.info("SFT finished at step %d; final model in %s", trainer.state.global_step, final)
-    return final
+    return train_and_save(trainer, run, config, "SFT", plan)
 
 
 def save_final_model(trainer, processor, final: Path, needed_bytes: int) -> None:
