@@ -41,7 +41,6 @@ from hieroaction.train.config import ConfigError, HPLRunConfig, load_config
 log = logging.getLogger("hieroaction.train")
 
 
-
 @dataclass
 class HPLSettings:
     """The ``hpl:`` section: GRPO sampling/optimisation settings and the reward configuration.
