@@ -218,7 +218,7 @@ def data_overrides(
 def run(args) -> dict[str, Any]:
     import torch
 
-    from hieroaction.model.presets import build_offline_model
+    from hieroaction.model.presets import PRESET_INFO_FILE, build_offline_model
     from hieroaction.train.config import HPLRunConfig, SFTRunConfig, load_config
     from hieroaction.train.hpl import HPLSettings, run_hpl
     from hieroaction.train.sft import run_sft
@@ -234,7 +234,8 @@ def run(args) -> dict[str, Any]:
 
     (train, test, train_table, _, settings), data_time = timed(prepare_data, work, plan)
     log.info("data ready: %d train, %d held-out dives (%s)", len(train), len(test), data_time)
-    model_dir, _ = timed(build_offline_model, plan.preset, work / f"model_{plan.preset}", seed=plan.seed)
+    model_dir, build_time = timed(build_offline_model, plan.preset, work / f"model_{plan.preset}", seed=plan.seed)
+    preset_info = json.loads((model_dir / PRESET_INFO_FILE).read_text())
 
     sft_config = load_config(
         plan.sft_config,
@@ -269,7 +270,8 @@ def run(args) -> dict[str, Any]:
             "python": platform.python_version(),
             "torch": torch.__version__,
         },
-        "times": {"data": data_time, "sft": sft_time, "hpl": hpl_time},
+        "times": {"data": data_time, "model_build": build_time, "sft": sft_time, "hpl": hpl_time},
+        "vision_pretraining": preset_info.get("vision_pretraining"),
         "chance": chance_rates(train, test),
         "results": results,
         "hpl_training_rewards": hpl_state.get("reward_means"),
@@ -321,6 +323,23 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def vision_lines(report: dict[str, Any]) -> list[str]:
+    """What the preset build did before SFT (the offline stand-in for a pretrained vision tower)."""
+    pretraining = report.get("vision_pretraining")
+    build = report["times"].get("model_build", {})
+    if not pretraining:
+        return [f"- model build (random weights, tokenizer): wall {build.get('wall_s')} s; no vision pretraining"]
+    settings, result = pretraining["settings"], pretraining["result"]
+    return [
+        f"- model build: vision pretraining (`hieroaction/model/vision_pretrain.py`) {settings['steps']} steps x "
+        f"{settings['clips_per_step']} clips on {settings['train_dives']} rendered dives of their own seed, body-state "
+        f"labels only (no dive codes, scores or steps): process CPU {result['cpu_seconds']} s (build wall "
+        f"{build.get('wall_s')} s; reused when already built); held-out per-frame body state {result['heldout_accuracy']:.3f} "
+        f"(majority {result['heldout_majority']:.3f}; random tower {result['start_accuracy']:.3f}), in-flight position "
+        f"{result['heldout_position_accuracy']:.3f} (majority {result['heldout_position_majority']:.3f})"
+    ]
+
+
 def markdown(report: dict[str, Any]) -> str:
     plan, times, r = report["plan"], report["times"], report["results"]
     sft, hpl = r["sft"], r["hpl"]
@@ -342,6 +361,7 @@ def markdown(report: dict[str, Any]) -> str:
         *([f"**{report['label']}**", ""] if report.get("label") else []),
         f"- preset `{plan['preset']}`; {plan['n_train']} rendered training dives, {plan['n_test']} held-out dives "
         f"(different draws); frames {plan['frames']}",
+        *vision_lines(report),
         f"- SFT: {plan['sft_steps']} steps ({plan['sft_config']}): wall {times['sft']['wall_s']} s, "
         f"process CPU {times['sft']['cpu_s']} s",
         f"- HPL: {plan['hpl_steps']} GRPO steps ({plan['hpl_config']}): wall {times['hpl']['wall_s']} s, "

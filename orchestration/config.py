@@ -19,6 +19,7 @@ class EmbeddedDataConfig(dg.Config):
     test_videos: int = 2
     seed: int = 0
     layout: Literal["video", "frames"] = "video"
+    camera: Literal["broadcast", "fixed"] = "broadcast"  # broadcast: follows the diver close up, as TV footage does
 
 
 class TrainStageConfig(dg.Config):

@@ -53,6 +53,7 @@ class PresetSpec:
     min_pixels: int
     max_pixels: int
     max_position_embeddings: int = 4096
+    vision_pretrain_steps: int = 0  # steps of :mod:`~hieroaction.model.vision_pretrain` at build time (0: none)
 
 
 PRESETS: dict[str, PresetSpec] = {
@@ -92,6 +93,7 @@ PRESETS: dict[str, PresetSpec] = {
         fullatt_block_indexes=(1,),
         min_pixels=56 * 56,
         max_pixels=112 * 112,
+        vision_pretrain_steps=6000,
     ),
 }
 
@@ -296,6 +298,13 @@ def build_offline_model(
         bos_token_id=None,
         do_sample=False,
     )
+    pretraining = None
+    if spec.vision_pretrain_steps:
+        from hieroaction.model.vision_pretrain import VisionPretrainConfig, pretrain_vision
+
+        side = int(spec.max_pixels**0.5)
+        settings = VisionPretrainConfig(steps=spec.vision_pretrain_steps, size=side, seed=VisionPretrainConfig.seed + seed)
+        pretraining = {"settings": asdict(settings), "result": pretrain_vision(model, processor, settings).to_dict()}
     model.save_pretrained(out)
     processor.save_pretrained(out)
     info = {
@@ -305,6 +314,7 @@ def build_offline_model(
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocab_size": len(tokenizer),
         "corpus_texts": len(texts),
+        "vision_pretraining": pretraining,
     }
     info_path.write_text(json.dumps(info, indent=2))
     log.info("built preset %s (%d parameters, vocab %d) at %s", preset, info["parameters"], len(tokenizer), out)

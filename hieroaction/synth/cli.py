@@ -40,6 +40,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", choices=("frames", "video"), default="video",
                         help="frames: <video>/<instance>/<frame>.jpg; video: whole <video>.mp4 files (default)")
     parser.add_argument("--size", help="frame size HxW (default 256x456 for frames, 128x224 for video)")
+    parser.add_argument("--camera", choices=("broadcast", "fixed"), default="broadcast",
+                        help="broadcast: follows the diver close up, as TV footage does (default); fixed: wide static")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-validate", action="store_true", help="skip the data-layer validation of the output")
@@ -83,7 +85,7 @@ def _render_and_write(samples, args: argparse.Namespace) -> int:
     out = Path(args.out)
     try:
         rendered = render_dataset(samples, out, layout=args.layout, seed=args.seed, workers=args.workers,
-                                  size=args.size)
+                                  size=args.size, camera=args.camera)
     except RenderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

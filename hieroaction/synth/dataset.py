@@ -45,9 +45,10 @@ def _safe(text: str) -> str:
 
 
 def render_dataset(samples, out_root, layout: str = "frames", seed: int = 0, workers: int = 2, *, size=None,
-                   pad: int = DEFAULT_PAD, fps: int = 25, progress: bool = True) -> list[Sample]:
+                   pad: int = DEFAULT_PAD, fps: int = 25, progress: bool = True, camera: str = "broadcast") -> list[Sample]:
     """Render ``samples`` under ``out_root`` in ``layout`` (``frames`` or ``video``); returns the relocated samples
-    in input order. Raises :class:`~hieroaction.synth.render.RenderError` naming a sample that cannot be rendered."""
+    in input order. ``camera``: ``broadcast`` (follows the diver) or ``fixed`` (wide static shot).
+    Raises :class:`~hieroaction.synth.render.RenderError` naming a sample that cannot be rendered."""
     from tqdm.auto import tqdm
 
     if layout not in ("frames", "video"):
@@ -55,13 +56,14 @@ def render_dataset(samples, out_root, layout: str = "frames", seed: int = 0, wor
     out_root = Path(out_root)
     samples = list(samples)
     for sample in samples:
-        plan_dive(sample, seed)  # fail early, naming the sample, before any work starts
+        plan_dive(sample, seed, camera=camera)  # fail early, naming the sample, before any work starts
     size = parse_size(size) or (FRAMES_LAYOUT_SIZE if layout == "frames" else VIDEO_LAYOUT_SIZE)
     remove_stale_partials(out_root)  # temp files/folders of a killed earlier run
     if layout == "frames":
         jobs, relocated = _frame_jobs(samples, out_root, seed, size)
     else:
         jobs, relocated = _video_jobs(samples, out_root, seed, size, pad, fps)
+    jobs = [(*job, camera) for job in jobs]
     with tqdm(total=len(jobs), desc=f"render {layout}", unit="job", disable=not progress) as bar:
         if workers <= 1 or len(jobs) <= 1:
             for job in jobs:
@@ -109,25 +111,25 @@ def _video_jobs(samples, out_root: Path, seed: int, size, pad: int, fps: int):
 
 
 def _run_job(job) -> None:
-    kind, path, layout, seed, size, pad, fps = job
+    kind, path, layout, seed, size, pad, fps, camera = job
     if kind == "frames":
         sample = layout[0][0]
         if _frame_folder_done(path, sample.num_frames):
             return
-        plan = plan_dive(sample, seed)
+        plan = plan_dive(sample, seed, camera=camera)
         frames = (render_frame(plan, t, size) for t in range(plan.num_frames))
         write_frame_folder(path, frames, sample.video.start_frame)
         return
     total = sum(sample.num_frames + 2 * pad for sample, _ in layout)
     if _video_done(path, total):
         return
-    write_mp4(path, _video_frames(layout, seed, size, pad), fps=fps)
+    write_mp4(path, _video_frames(layout, seed, size, pad, camera), fps=fps)
 
 
-def _video_frames(layout, seed: int, size, pad: int):
+def _video_frames(layout, seed: int, size, pad: int, camera: str):
     """Each clip with ``pad`` still frames before (its first frame) and after (its last frame)."""
     for sample, _ in layout:
-        plan = plan_dive(sample, seed)
+        plan = plan_dive(sample, seed, camera=camera)
         first = render_frame(plan, 0, size)
         for _ in range(pad):
             yield first

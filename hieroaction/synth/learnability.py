@@ -46,7 +46,8 @@ class LearnabilityConfig:
 
 def _render_one(args) -> np.ndarray:
     sample, seed, frames, size = args
-    return render_sample(sample, seed, size=size, indices=uniform_indices(sample.num_frames, frames))
+    # the baseline subtracts a static background: it needs the wide fixed shot
+    return render_sample(sample, seed, size=size, indices=uniform_indices(sample.num_frames, frames), camera="fixed")
 
 
 def render_arrays(samples, frames: int, size: int, seed: int, workers: int, crop: int = 24) -> dict[str, np.ndarray]:

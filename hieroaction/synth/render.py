@@ -30,6 +30,7 @@ from hieroaction.video.sampling import parse_size
 
 DEFAULT_SIZE = (128, 128)
 FACING = {"forward": 1, "reverse": 1, "back": -1, "inward": -1}
+FLIGHT_ZOOM = 0.5  # broadcast camera: how much closer it frames the diver in the air than on the board
 ROTATION_SIGN = {"forward": 1, "back": 1, "reverse": -1, "inward": -1}  # +1: clockwise on screen (away from board)
 
 
@@ -95,7 +96,9 @@ class DivePlan:
         return len(self.phases)
 
 
-def plan_dive(sample: Sample, seed: int = 0, *, nuisance: bool = True) -> DivePlan:
+def plan_dive(sample: Sample, seed: int = 0, *, nuisance: bool = True, camera: str = "broadcast") -> DivePlan:
+    """Draw the dive's motion, faults and scene. ``camera``: ``broadcast`` (follows the diver, close, as TV footage
+    does) or ``fixed`` (a wide static shot); see :mod:`~.scene`."""
     try:
         dive = parse_code(sample.action_code)
     except DiveCodeError as exc:
@@ -106,7 +109,7 @@ def plan_dive(sample: Sample, seed: int = 0, *, nuisance: bool = True) -> DivePl
     phases = tuple(frame_phases(steps, sample.num_frames))
     rng = np.random.default_rng(_seed_sequence(sample.sample_id, seed))
     bad = badness(quality_of(sample))
-    scene = random_scene(rng, nuisance=nuisance)
+    scene = random_scene(rng, nuisance=nuisance, camera=camera)
     sign = 1.0 if rng.random() < 0.5 else -1.0
     count = 5 + int(30 * bad)
     drops = np.stack([rng.uniform(-1, 1, count), rng.uniform(0.2, 1.0, count), rng.uniform(0.5, 1.0, count)], axis=1)
@@ -214,10 +217,10 @@ def render_frame(plan: DivePlan, t: int, size=DEFAULT_SIZE) -> np.ndarray:
     height, width = parse_size(size)
     scene = plan.scene
     rng = np.random.default_rng(_seed_sequence(plan.sample_id, plan.seed, t + 1))
-    camera = frame_camera(scene, t, plan.num_frames, rng)
+    state, _, points = frame_state(plan, t)
+    camera = frame_camera(scene, t, plan.num_frames, rng, follow=_camera_aim(plan, t, state))
     img = np.empty((height, width, 3), dtype=np.float32)
     draw_background(img, scene, camera, t)
-    state, _, points = frame_state(plan, t)
     centre_px = scene.to_pixels(state.centre, camera, height, width)
     scale_px = scene.body_height * camera[2] * height
     if not state.submerged:
@@ -231,6 +234,21 @@ def render_frame(plan: DivePlan, t: int, size=DEFAULT_SIZE) -> np.ndarray:
     if state.splash > 0:
         _draw_splash(img, plan, state, camera, height, width)
     return finish(img, scene, t, rng)
+
+
+def _camera_aim(plan: DivePlan, t: int, state: FrameState) -> tuple[float, float, float] | None:
+    """Where a broadcast camera points at frame ``t`` and how much closer than on the board it is: the diver,
+    lagging a little behind (an operator follows, never leads), zooming in by half while the diver is in the air
+    and out again for the entry (the same for every dive: it shows the phase, which the picture shows anyway).
+    None for a fixed camera."""
+    if plan.scene.tracking_zoom is None:
+        return None
+    earlier = frame_state(plan, max(t - 2, 0))[0].centre if t > 0 else state.centre
+    phase = plan.phases[t]
+    closer = 1.0
+    if state.phase in ("somersault", "twist"):  # the entry is framed wide again, splash and all
+        closer = 1.0 + FLIGHT_ZOOM * min(phase.air / 0.15, 1.0)
+    return (0.75 * state.centre[0] + 0.25 * earlier[0], 0.75 * state.centre[1] + 0.25 * earlier[1], closer)
 
 
 def _draw_trail(img, plan: DivePlan, t: int, state: FrameState, camera, colors, height: int, width: int,
@@ -267,10 +285,13 @@ def _draw_splash(img, plan: DivePlan, state: FrameState, camera, height: int, wi
         canvas.disc(img, centre, max(0.6, r * 0.12 * size), white, 0.85)
 
 
-def render_sample(sample: Sample, seed: int = 0, size=DEFAULT_SIZE, indices=None, *, nuisance: bool = True) -> np.ndarray:
+def render_sample(
+    sample: Sample, seed: int = 0, size=DEFAULT_SIZE, indices=None, *, nuisance: bool = True, camera: str = "broadcast"
+) -> np.ndarray:
     """Frames of ``sample`` as ``(T, H, W, 3)`` uint8. ``indices`` (clip-relative) renders only those frames, with
-    the same pixels a full render gives them; ``size`` is (height, width) or an int for a square."""
-    plan = plan_dive(sample, seed, nuisance=nuisance)
+    the same pixels a full render gives them; ``size`` is (height, width) or an int for a square; ``camera`` as in
+    :func:`plan_dive`."""
+    plan = plan_dive(sample, seed, nuisance=nuisance, camera=camera)
     wanted = range(plan.num_frames) if indices is None else [int(i) for i in np.asarray(indices).reshape(-1)]
     cache: dict[int, np.ndarray] = {}
     frames = []
@@ -282,7 +303,7 @@ def render_sample(sample: Sample, seed: int = 0, size=DEFAULT_SIZE, indices=None
     return np.stack(frames)
 
 
-def frame_states(sample: Sample, seed: int = 0) -> list[FrameState]:
+def frame_states(sample: Sample, seed: int = 0, *, camera: str = "broadcast") -> list[FrameState]:
     """The per-frame :class:`FrameState` of a sample's render (the ground truth the pixels show)."""
-    plan = plan_dive(sample, seed)
+    plan = plan_dive(sample, seed, camera=camera)
     return [frame_state(plan, t)[0] for t in range(plan.num_frames)]

@@ -4,11 +4,16 @@ Why: a model must learn the dive from the diver, not from a background colour or
 correlate with the label. Backgrounds, platform and water placement, camera offset/zoom/drift/shake, lighting,
 flicker, sensor noise and the diver's colours are drawn independently of the labels, per sample, from its seed.
 World coordinates are in frame heights, origin at the nominal frame centre, y down.
+
+Two camera styles: ``broadcast`` follows the diver with a close zoom, as the TV footage of FineDiving and MTL-AQA
+does (the diver fills a good part of the frame); ``fixed`` is a wide static shot of the whole tower (the
+background-subtraction baseline of :mod:`~.learnability` needs it). Where the camera points depends on the diver's
+path only, never on the labels beyond what the path itself shows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -36,6 +41,8 @@ class Scene:
     noise: float
     suit: tuple[float, float, float]
     skin: tuple[float, float, float]
+    tracking_zoom: float | None = None  # broadcast camera: zoom while following the diver; None: fixed wide shot
+    tracking_offset: tuple[float, float] = (0.0, 0.0)  # where the diver sits off the frame centre (frame heights)
 
     def to_pixels(self, point, frame_camera, height: int, width: int) -> np.ndarray:
         """World point -> pixel (x, y) for this frame's camera."""
@@ -45,8 +52,26 @@ class Scene:
         return np.array([x, y])
 
 
-def random_scene(rng: np.random.Generator, *, nuisance: bool = True) -> Scene:
-    """Draw one scene. ``nuisance=False`` gives a fixed, neutral scene (tests that isolate the diver)."""
+CAMERAS = ("broadcast", "fixed")
+
+
+def random_scene(rng: np.random.Generator, *, nuisance: bool = True, camera: str = "broadcast") -> Scene:
+    """Draw one scene. ``nuisance=False`` gives a neutral scene (tests that isolate the diver); ``camera`` is
+    ``broadcast`` (follows the diver, close) or ``fixed`` (wide, static)."""
+    if camera not in CAMERAS:
+        raise ValueError(f"camera must be one of {CAMERAS}, got {camera!r}")
+    scene = _draw_scene(rng, nuisance)
+    # drawn in both styles, so a seed gives the same scene and the same later draws whatever the camera
+    zoom, offset = 2.0, (0.0, 0.0)
+    if nuisance:
+        zoom = float(rng.uniform(1.7, 2.3))
+        offset = (float(rng.uniform(-0.06, 0.06)), float(rng.uniform(-0.05, 0.05)))
+    if camera == "fixed":
+        return scene
+    return replace(scene, tracking_zoom=zoom, tracking_offset=offset)
+
+
+def _draw_scene(rng: np.random.Generator, nuisance: bool) -> Scene:
     if not nuisance:
         return Scene(
             sky_top=np.array([70.0, 80.0, 95.0]), sky_bottom=np.array([120.0, 125.0, 135.0]), stands=(),
@@ -86,10 +111,20 @@ def random_scene(rng: np.random.Generator, *, nuisance: bool = True) -> Scene:
     )
 
 
-def frame_camera(scene: Scene, t: int, num_frames: int, rng: np.random.Generator) -> tuple[float, float, float]:
-    """Camera centre (x, y) and zoom for frame ``t``: a slow drift plus a little shake."""
+def frame_camera(
+    scene: Scene, t: int, num_frames: int, rng: np.random.Generator, follow: tuple[float, float, float] | None = None
+) -> tuple[float, float, float]:
+    """Camera centre (x, y) and zoom for frame ``t``. Fixed camera: a slow drift plus a little shake. Broadcast
+    camera: centred on ``follow`` = (x, y, closer): where the operator aims (the diver, a little behind) and how
+    much closer than the scene's zoom; never dipping so low that the water surface leaves the lower part of the
+    frame; plus the same shake."""
     share = t / max(num_frames - 1, 1)
     shake = rng.normal(0.0, scene.shake, size=2) if scene.shake else np.zeros(2)
+    if scene.tracking_zoom is not None and follow is not None:
+        zoom = scene.tracking_zoom * follow[2]
+        x = follow[0] + scene.tracking_offset[0] / zoom
+        y = min(follow[1] + scene.tracking_offset[1] / zoom, scene.water_level - 0.22 / zoom)
+        return (x + shake[0] / zoom, y + shake[1] / zoom, zoom)
     return (
         scene.camera[0] + scene.drift[0] * share + shake[0],
         scene.camera[1] + scene.drift[1] * share + shake[1],

@@ -96,7 +96,7 @@ def _render_embedded(context, config: EmbeddedDataConfig, storage: StorageResour
         split = "test" if video >= config.num_videos - config.test_videos else "train"
         drawn += draw_samples(config.dives_per_video, config.seed * 1000 + video, reference, split=split)
     rendered = render_dataset(drawn, storage.raw_dir, layout=config.layout, seed=config.seed, workers=2,
-                              progress=False)
+                              progress=False, camera=config.camera)
     write_manifest(rendered, storage.annotations_dir / EMBEDDED_MANIFEST)
     stamp.write_text(wanted, encoding="utf-8")
     context.log.info(f"rendered {len(rendered)} dives in {config.num_videos} videos into {storage.raw_dir}")

@@ -50,8 +50,8 @@ def test_phase_changes_exactly_at_annotated_step_boundaries(finediving):
 def test_phase_boundaries_show_in_pixels():
     steps = (Step(1, "Forward", 0, 19), Step(21, "1.5 Soms.Tuck", 20, 39), Step(36, "Entry", 40, 59))
     sample = dive("103c", steps=steps)
-    frames = render_sample(sample, size=128, nuisance=False).astype(int)
-    scene = plan_dive(sample, nuisance=False).scene
+    frames = render_sample(sample, size=128, nuisance=False, camera="fixed").astype(int)
+    scene = plan_dive(sample, nuisance=False, camera="fixed").scene
     camera = (0.0, 0.0, 1.0)
     # leaving the board (19 -> 20): the feet touch the platform top on the last take-off frame, not after
     left = scene.to_pixels((scene.platform_edge - 0.15, scene.platform_top), camera, 128, 128)
@@ -65,6 +65,27 @@ def test_phase_boundaries_show_in_pixels():
     water_row = int(np.ceil(scene.to_pixels((0.0, scene.water_level), camera, 128, 128)[1]))
     band = frames[:, water_row : water_row + 3].sum(-1).max(axis=(1, 2))
     assert band[40] > band[:40].max() + 100
+
+
+def _skin_pixels(frames: np.ndarray, skin=(235.0, 190.0, 150.0)) -> np.ndarray:
+    """Per frame, how many pixels show the neutral scene's skin colour (the diver's head and limbs)."""
+    close = np.abs(frames.astype(float) - np.array(skin)).max(-1) < 30
+    return close.sum(axis=(1, 2))
+
+
+def test_broadcast_camera_follows_the_diver_close_up():
+    # Why: TV footage tracks the diver; a fixed wide shot leaves a few pixels of body to recognise the dive from.
+    sample = dive("107b")
+    airborne = [t for t, s in enumerate(frame_states(sample)) if s.phase == "somersault"]
+    wanted = airborne[:: max(1, len(airborne) // 6)]
+    close = render_sample(sample, size=96, indices=wanted, nuisance=False, camera="broadcast")
+    wide = render_sample(sample, size=96, indices=wanted, nuisance=False, camera="fixed")
+    assert (_skin_pixels(close) > 2.5 * _skin_pixels(wide)).all()
+    # the body stays near the frame centre while it flies across the fixed shot
+    rows, cols = np.nonzero(np.abs(close[-1].astype(float) - np.array((235.0, 190.0, 150.0))).max(-1) < 30)
+    assert abs(cols.mean() - 48) < 20 and abs(rows.mean() - 48) < 25
+    with pytest.raises(ValueError, match="camera"):
+        render_sample(sample, size=16, camera="drone")
 
 
 def test_body_positions_have_distinct_silhouettes():
