@@ -6,11 +6,14 @@ Layouts (relative to ``out_root``, which is the media root of the returned sampl
 - ``video`` (MTL-AQA): one h264 ``<video>.mp4`` per source video holding each of its samples' clips in order of
   their real start frame, with ``pad`` calm frames before and after each clip (kept short on purpose). The returned
   VideoRef's ``start_frame..end_frame`` is where the clip sits in that file.
-Idempotent: finished folders/videos are kept; the returned samples are the same either way.
+Idempotent: finished folders/videos are kept while ``<out_root>/.hieroaction-render.json`` says they were drawn by
+this renderer version with the same settings (seed, size, camera, ...); otherwise every job is redone. The returned
+samples are the same either way.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -18,13 +21,14 @@ from pathlib import Path
 
 from hieroaction.datasets.sample import Sample, VideoRef
 from hieroaction.synth.encode import write_frame_folder, write_mp4
-from hieroaction.synth.render import plan_dive, render_frame
+from hieroaction.synth.render import RENDERER_VERSION, plan_dive, render_frame
 from hieroaction.video.sampling import parse_size
-from hieroaction.video.store import remove_stale_partials
+from hieroaction.video.store import remove_stale_partials, write_text_atomic
 
 FRAMES_LAYOUT_SIZE = (256, 456)
 VIDEO_LAYOUT_SIZE = (128, 224)
 DEFAULT_PAD = 8
+RENDER_SETTINGS_FILE = ".hieroaction-render.json"
 
 
 def media_name(sample: Sample) -> tuple[str, str]:
@@ -63,7 +67,13 @@ def render_dataset(samples, out_root, layout: str = "frames", seed: int = 0, wor
         jobs, relocated = _frame_jobs(samples, out_root, seed, size)
     else:
         jobs, relocated = _video_jobs(samples, out_root, seed, size, pad, fps)
-    jobs = [(*job, camera) for job in jobs]
+    settings = {"renderer": RENDERER_VERSION, "layout": layout, "seed": seed, "size": list(size), "camera": camera,
+                "pad": pad, "fps": fps}
+    stamp = out_root / RENDER_SETTINGS_FILE
+    reuse = _stamped_settings(stamp) == settings
+    if not reuse:  # other settings or another renderer drew what is here: redo every job, then stamp
+        stamp.unlink(missing_ok=True)
+    jobs = [(*job, camera, not reuse) for job in jobs]
     with tqdm(total=len(jobs), desc=f"render {layout}", unit="job", disable=not progress) as bar:
         if workers <= 1 or len(jobs) <= 1:
             for job in jobs:
@@ -73,7 +83,15 @@ def render_dataset(samples, out_root, layout: str = "frames", seed: int = 0, wor
             with ProcessPoolExecutor(max_workers=workers) as pool:
                 for _ in pool.map(_run_job, jobs):
                     bar.update(1)
+    write_text_atomic(stamp, json.dumps(settings, sort_keys=True) + "\n")
     return relocated
+
+
+def _stamped_settings(stamp: Path) -> dict | None:
+    try:
+        return json.loads(stamp.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _frame_jobs(samples, out_root: Path, seed: int, size):
@@ -111,17 +129,17 @@ def _video_jobs(samples, out_root: Path, seed: int, size, pad: int, fps: int):
 
 
 def _run_job(job) -> None:
-    kind, path, layout, seed, size, pad, fps, camera = job
+    kind, path, layout, seed, size, pad, fps, camera, redo = job
     if kind == "frames":
         sample = layout[0][0]
-        if _frame_folder_done(path, sample.num_frames):
+        if not redo and _frame_folder_done(path, sample.num_frames):
             return
         plan = plan_dive(sample, seed, camera=camera)
         frames = (render_frame(plan, t, size) for t in range(plan.num_frames))
         write_frame_folder(path, frames, sample.video.start_frame)
         return
     total = sum(sample.num_frames + 2 * pad for sample, _ in layout)
-    if _video_done(path, total):
+    if not redo and _video_done(path, total):
         return
     write_mp4(path, _video_frames(layout, seed, size, pad, camera), fps=fps)
 

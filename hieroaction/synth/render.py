@@ -29,6 +29,9 @@ from hieroaction.synth.timeline import FramePhase, default_steps, frame_phases, 
 from hieroaction.video.sampling import parse_size
 
 DEFAULT_SIZE = (128, 128)
+# Bump whenever the pixels of a (sample, seed, size, camera) change: renders stamped with another version are redone.
+# 1: the first renderer; 2: the broadcast camera.
+RENDERER_VERSION = 2
 FACING = {"forward": 1, "reverse": 1, "back": -1, "inward": -1}
 FLIGHT_ZOOM = 0.5  # broadcast camera: how much closer it frames the diver in the air than on the board
 ROTATION_SIGN = {"forward": 1, "back": 1, "reverse": -1, "inward": -1}  # +1: clockwise on screen (away from board)

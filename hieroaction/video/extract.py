@@ -1,7 +1,7 @@
 """Extract sampled frames for many samples into the clip store: parallel, resumable, atomic, bad media quarantined.
 
 Why this shape: extraction is the one step that touches every video; it must survive being killed (files appear
-whole or not at all), be cheap to rerun (finished clips are skipped), and never let one broken file stop the rest
+whole or not at all), be cheap to rerun (finished clips are skipped, unless their video changed since), and never let one broken file stop the rest
 (each failure becomes a quarantine record naming the sample, the field and what was wrong).
 Counts always add up: ``len(samples) == len(written) + len(skipped) + len(quarantined)``.
 """
@@ -104,7 +104,7 @@ def extract_frames(
             continue
         seen.add(sample.sample_id)
         path = clip_path(out_dir, sample, settings)
-        if not overwrite and is_complete(path):
+        if not overwrite and is_complete(path) and not _media_is_newer(sample, media_root, path):
             result.skipped.append(sample.sample_id)
             result.paths[sample.sample_id] = path
         else:
@@ -142,6 +142,19 @@ def _collect(outcomes, result: ExtractResult, bar) -> None:
         else:
             result.quarantined.append(problem)
         bar.update(1)
+
+
+def _media_is_newer(sample: Sample, media_root, clip: Path) -> bool:
+    """True when the video file (or frame folder) changed after ``clip`` was written: a re-rendered or replaced
+    video under the same name must not be served from its stale clip. Remote media cannot be checked (False)."""
+    from hieroaction.datasets.media import is_remote, media_path
+
+    if is_remote(sample.video.path):
+        return False
+    try:
+        return media_path(sample.video, media_root).stat().st_mtime_ns > clip.stat().st_mtime_ns
+    except OSError:
+        return True  # gone or unreadable: extract again, which quarantines it with the reason
 
 
 def _sample_frames(sample: Sample, media_root, settings: FrameSettings) -> np.ndarray:

@@ -70,14 +70,15 @@ def _local_videos(storage: StorageResource):
 def _render_embedded(context, config: EmbeddedDataConfig, storage: StorageResource) -> int:
     """Draw labels from the bundled real FineDiving annotations, render them, write the rendered manifest."""
     from hieroaction.datasets import write_manifest
-    from hieroaction.synth.dataset import render_dataset
+    from hieroaction.synth.dataset import RENDER_SETTINGS_FILE, render_dataset
     from hieroaction.synth.draw import bundled_reference, draw_samples
+    from hieroaction.synth.render import RENDERER_VERSION
 
     if not 0 < config.test_videos < config.num_videos:
         raise ValueError(f"test_videos must be between 1 and num_videos - 1, got {config.test_videos}")
     stamp = storage.raw_dir / RENDER_STAMP
-    wanted = json.dumps(config.model_dump(), sort_keys=True)
-    present = {p.name for p in storage.raw_dir.iterdir() if p.name != RENDER_STAMP}
+    wanted = json.dumps({**config.model_dump(), "renderer": RENDERER_VERSION}, sort_keys=True)
+    present = {p.name for p in storage.raw_dir.iterdir() if p.name not in (RENDER_STAMP, RENDER_SETTINGS_FILE)}
     ours = stamp.exists() or present == _manifest_media(storage)
     cached = stamp.exists() and stamp.read_text(encoding="utf-8") == wanted and present == _manifest_media(storage)
     if present and not cached:

@@ -96,6 +96,22 @@ def test_rendering_again_keeps_finished_media(finediving, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".partial-")]
 
 
+def test_renders_from_other_settings_are_redone_not_reused(finediving, tmp_path):
+    # Why: a folder left by another camera, seed or renderer version has the right file count but the wrong pixels.
+    from hieroaction.synth.dataset import RENDER_SETTINGS_FILE
+
+    fixed = render_dataset(finediving[:1], tmp_path, layout="frames", size=(32, 48), camera="fixed", progress=False)
+    folder = tmp_path / fixed[0].video.path
+    wide = sorted(folder.iterdir())[20].read_bytes()
+    assert json.loads((tmp_path / RENDER_SETTINGS_FILE).read_text())["camera"] == "fixed"
+    render_dataset(finediving[:1], tmp_path, layout="frames", size=(32, 48), camera="broadcast", progress=False)
+    assert sorted(folder.iterdir())[20].read_bytes() != wide
+    assert json.loads((tmp_path / RENDER_SETTINGS_FILE).read_text())["camera"] == "broadcast"
+    stamp = folder.stat().st_mtime_ns
+    render_dataset(finediving[:1], tmp_path, layout="frames", size=(32, 48), camera="broadcast", progress=False)
+    assert folder.stat().st_mtime_ns == stamp  # same settings: kept
+
+
 def dead_pid() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()

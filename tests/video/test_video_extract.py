@@ -116,6 +116,25 @@ def test_rerun_skips_finished_and_settings_keep_outputs_apart(media, tmp_path):
     assert read_number(load_clip(out, moved, tsa)[0]) == 500
 
 
+def test_a_video_replaced_under_the_same_name_is_extracted_again(tmp_path):
+    # Why: a re-rendered or re-encoded video keeps its name; serving the clip cut from the old file would be stale data.
+    root = tmp_path / "media"
+    root.mkdir()
+    encode_video(root / "v.mp4", 30, gop=10)
+    clip = sample("r/0", "video", "v.mp4", 0, 9)
+    out = tmp_path / "out"
+    settings = FrameSettings("all", None, (64, 136))
+    assert extract_frames([clip], root, out, settings, progress=False).written == ["r/0"]
+    assert extract_frames([clip], root, out, settings, progress=False).skipped == ["r/0"]
+    assert read_number(load_clip(out, clip, settings)[0]) == 0
+    encode_video(root / "v.mp4", 30, gop=10, first=200)  # same name, other pixels
+    stored = clip_path(out, clip, settings).stat().st_mtime_ns
+    os.utime(root / "v.mp4", ns=(stored + 10**9, stored + 10**9))  # a coarse-clock file system must not hide it
+    again = extract_frames([clip], root, out, settings, progress=False)
+    assert again.written == ["r/0"] and not again.skipped
+    assert read_number(load_clip(out, clip, settings)[0]) == 200
+
+
 def test_duplicate_ids_and_impossible_ranges_are_quarantined(media, tmp_path):
     samples = [
         sample("dup", "video", "short.mp4", 0, 9),
