@@ -388,14 +388,14 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "Reproduce: `.venv/bin/python benchmarks/learning_proof.py` (add `--quick --out -` for a plumbing run).",
     ]
-    return "\n".join(text) + "\n"
+    return "\n".join(text).replace(f"{REPO}/", "") + "\n"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny preset, a few samples and steps (plumbing only)")
     parser.add_argument("--work", default=str(REPO / "runs" / "learning_proof"), help="working folder (data, runs)")
-    parser.add_argument("--train", type=int, default=400, help="training dives")
+    parser.add_argument("--train", type=int, default=600, help="training dives")
     parser.add_argument("--test", type=int, default=64, help="held-out dives")
     parser.add_argument("--sft-steps", dest="sft_steps", type=int, default=None, help="SFT steps (default: config)")
     parser.add_argument("--hpl-steps", dest="hpl_steps", type=int, default=None, help="HPL steps (default: config)")
