@@ -76,13 +76,13 @@ def render_clips(dives: int, config: VisionPretrainConfig, seed: int) -> tuple[n
 class _StateHead:
     """Per temporal patch: mean of its merged tokens -> the body state of each of its frames."""
 
-    def __init__(self, hidden: int, temporal_patch: int, torch):
-        self.temporal_patch = temporal_patch
+    def __init__(self, hidden: int, temporal_patch: int, merge: int, torch):
+        self.temporal_patch, self.merged = temporal_patch, merge * merge
         self.linear = torch.nn.Linear(hidden, temporal_patch * len(BODY_STATES))
 
     def __call__(self, tokens, grid_thw):
         out = []
-        for part, t in zip(tokens.split((grid_thw.prod(-1) // 4).tolist()), grid_thw[:, 0].tolist(), strict=True):
+        for part, t in zip(tokens.split((grid_thw.prod(-1) // self.merged).tolist()), grid_thw[:, 0].tolist(), strict=True):
             pooled = part.view(int(t), -1, part.shape[-1]).mean(1)  # tokens come temporal-patch-major
             out.append(self.linear(pooled).view(int(t) * self.temporal_patch, len(BODY_STATES)))
         return out  # per clip: (frames, states)
@@ -104,7 +104,8 @@ def pretrain_vision(model, processor, config: VisionPretrainConfig | None = None
     train_x, train_y = render_clips(config.train_dives, config, config.seed)
     held_x, held_y = render_clips(config.heldout_dives, config, config.seed + 1)
     visual = model.model.visual
-    head = _StateHead(model.config.text_config.hidden_size, model.config.vision_config.temporal_patch_size, torch)
+    vision = model.config.vision_config
+    head = _StateHead(model.config.text_config.hidden_size, vision.temporal_patch_size, vision.spatial_merge_size, torch)
     params = list(visual.parameters()) + list(head.linear.parameters())
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.01)
     warmup = max(1, config.steps // 20)
