@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,6 +195,22 @@ def ensure_frames(samples: Sequence[Sample], data_config) -> tuple[list[Sample],
                 {"id": sample.sample_id, "field": "video", "value": str(path), "reason": "missing: no extracted frames"}
             )
     return ready, quarantined
+
+
+def ready_splits(data_config) -> Iterator[tuple[str, str | None, list[Sample], list[dict[str, Any]]]]:
+    """``(split, path, samples with frames ready, quarantine records)`` for ``train`` then ``eval``: the loading
+    SFT and HPL share before each builds its own rows. ``path`` is None (and the lists empty) for an unset split."""
+    splits = (
+        ("train", data_config.train, data_config.max_samples),
+        ("eval", data_config.eval, data_config.eval_max_samples),
+    )
+    for split, path, limit in splits:
+        if not path:
+            yield split, None, [], []
+            continue
+        samples, quarantined = load_samples(path, max_samples=limit)
+        ready, no_frames = ensure_frames(samples, data_config)
+        yield split, str(path), ready, quarantined + no_frames
 
 
 def data_version(paths: Iterable[str | Path | None], frames_key: str = "") -> str:

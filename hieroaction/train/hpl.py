@@ -98,20 +98,17 @@ def prepare_hpl_datasets(config: HPLRunConfig) -> dict[str, Any]:
     """
     from datasets import Dataset
 
-    from hieroaction.train.data import build_rows, ensure_frames, frame_settings, load_samples, score_range_of
+    from hieroaction.train.data import build_rows, frame_settings, ready_splits, score_range_of
 
     data = config.data
     if not data.train:
         raise ConfigError("data.train: path of the training samples (JSONL/CSV) is required")
     settings = frame_settings(data.frames)
     result: dict[str, Any] = {"quarantined": [], "score_range": None}
-    for split, path, limit in (("train", data.train, data.max_samples), ("eval", data.eval, data.eval_max_samples)):
-        if not path:
+    for split, path, ready, quarantined in ready_splits(data):
+        if path is None:
             result[split] = None
             continue
-        samples, quarantined = load_samples(path, max_samples=limit)
-        ready, no_frames = ensure_frames(samples, data)
-        quarantined += no_frames
         if split == "train":
             if data.score_range is not None:
                 if len(data.score_range) != 2:

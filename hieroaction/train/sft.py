@@ -62,19 +62,16 @@ def prepare_datasets(config: SFTRunConfig) -> dict[str, Any]:
     """Samples -> frames -> rows -> ``datasets.Dataset``s, with quarantined samples listed (never dropped silently)."""
     from datasets import Dataset
 
-    from hieroaction.train.data import build_rows, ensure_frames, frame_settings, load_samples
+    from hieroaction.train.data import build_rows, frame_settings, ready_splits
 
     data = config.data
     if not data.train:
         raise ValueError("config data.train: path of the training samples (JSONL/CSV) is required")
     result: dict[str, Any] = {"quarantined": []}
-    for split, path, limit in (("train", data.train, data.max_samples), ("eval", data.eval, data.eval_max_samples)):
-        if not path:
+    for split, path, ready, quarantined in ready_splits(data):
+        if path is None:
             result[split] = None
             continue
-        samples, quarantined = load_samples(path, max_samples=limit)
-        ready, no_frames = ensure_frames(samples, data)
-        quarantined += no_frames
         rows = build_rows(ready, with_target=True, settings=frame_settings(data.frames))
         quarantined += rows.quarantined
         if not rows.rows:
