@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,20 +197,33 @@ def ensure_frames(samples: Sequence[Sample], data_config) -> tuple[list[Sample],
     return ready, quarantined
 
 
-def ready_splits(data_config) -> Iterator[tuple[str, str | None, list[Sample], list[dict[str, Any]]]]:
-    """``(split, path, samples with frames ready, quarantine records)`` for ``train`` then ``eval``: the loading
-    SFT and HPL share before each builds its own rows. ``path`` is None (and the lists empty) for an unset split."""
+def split_datasets(data_config, rows_for: Callable[[str, list[Sample]], RowsResult]) -> dict[str, Any]:
+    """``{"train": Dataset, "eval": Dataset | None, "quarantined": [...]}``: samples -> frames -> rows -> datasets,
+    the loading SFT and HPL share; ``rows_for(split, samples with frames)`` builds each trainer's own rows.
+    Quarantined samples are listed with their split, never dropped; a split left with no rows is a ConfigError."""
+    from datasets import Dataset
+
+    from hieroaction.train.config import ConfigError
+
+    result: dict[str, Any] = {"quarantined": []}
     splits = (
         ("train", data_config.train, data_config.max_samples),
         ("eval", data_config.eval, data_config.eval_max_samples),
     )
     for split, path, limit in splits:
         if not path:
-            yield split, None, [], []
+            result[split] = None
             continue
         samples, quarantined = load_samples(path, max_samples=limit)
         ready, no_frames = ensure_frames(samples, data_config)
-        yield split, str(path), ready, quarantined + no_frames
+        rows = rows_for(split, ready)
+        quarantined += no_frames + rows.quarantined
+        if not rows.rows:
+            raise ConfigError(f"data.{split}: no usable samples in {path} ({len(quarantined)} quarantined)")
+        result[split] = Dataset.from_list(rows.rows)
+        result["quarantined"] += [dict(q, split=split) for q in quarantined]
+        log.info("%s: %d samples ready, %d quarantined (%s)", split, len(rows.rows), len(quarantined), path)
+    return result
 
 
 def data_version(paths: Iterable[str | Path | None], frames_key: str = "") -> str:

@@ -96,35 +96,26 @@ def prepare_hpl_datasets(config: HPLRunConfig) -> dict[str, Any]:
 
     The score range of the score reward is ``data.score_range`` or the training split's (never the eval split's).
     """
-    from datasets import Dataset
-
-    from hieroaction.train.data import build_rows, frame_settings, ready_splits, score_range_of
+    from hieroaction.train.data import build_rows, frame_settings, score_range_of, split_datasets
 
     data = config.data
     if not data.train:
         raise ConfigError("data.train: path of the training samples (JSONL/CSV) is required")
     settings = frame_settings(data.frames)
-    result: dict[str, Any] = {"quarantined": [], "score_range": None}
-    for split, path, ready, quarantined in ready_splits(data):
-        if path is None:
-            result[split] = None
-            continue
-        if split == "train":
-            if data.score_range is not None:
-                if len(data.score_range) != 2:
-                    raise ConfigError(f"data.score_range must be [min, max], got {data.score_range}")
-                result["score_range"] = (float(data.score_range[0]), float(data.score_range[1]))
-            elif ready:
-                result["score_range"] = score_range_of(ready)
-        rows = build_rows(
-            ready, with_target=False, with_prompt=True, score_range=result["score_range"], settings=settings
-        )
-        quarantined += rows.quarantined
-        if not rows.rows:
-            raise ConfigError(f"data.{split}: no usable samples in {path} ({len(quarantined)} quarantined)")
-        result[split] = Dataset.from_list(rows.rows)
-        result["quarantined"] += [dict(q, split=split) for q in quarantined]
-        log.info("%s: %d samples ready, %d quarantined (%s)", split, len(rows.rows), len(quarantined), path)
+    score_range = None
+    if data.score_range is not None:
+        if len(data.score_range) != 2:
+            raise ConfigError(f"data.score_range must be [min, max], got {data.score_range}")
+        score_range = (float(data.score_range[0]), float(data.score_range[1]))
+
+    def rows_for(split: str, ready):
+        nonlocal score_range
+        if split == "train" and score_range is None and ready:
+            score_range = score_range_of(ready)  # the training split's, never the eval split's
+        return build_rows(ready, with_target=False, with_prompt=True, score_range=score_range, settings=settings)
+
+    result = split_datasets(data, rows_for)
+    result["score_range"] = score_range
     return result
 
 

@@ -60,26 +60,13 @@ def sft_trainer_class():
 
 def prepare_datasets(config: SFTRunConfig) -> dict[str, Any]:
     """Samples -> frames -> rows -> ``datasets.Dataset``s, with quarantined samples listed (never dropped silently)."""
-    from datasets import Dataset
-
-    from hieroaction.train.data import build_rows, frame_settings, ready_splits
+    from hieroaction.train.data import build_rows, frame_settings, split_datasets
 
     data = config.data
     if not data.train:
         raise ValueError("config data.train: path of the training samples (JSONL/CSV) is required")
-    result: dict[str, Any] = {"quarantined": []}
-    for split, path, ready, quarantined in ready_splits(data):
-        if path is None:
-            result[split] = None
-            continue
-        rows = build_rows(ready, with_target=True, settings=frame_settings(data.frames))
-        quarantined += rows.quarantined
-        if not rows.rows:
-            raise ValueError(f"config data.{split}: no usable samples in {path} ({len(quarantined)} quarantined)")
-        result[split] = Dataset.from_list(rows.rows)
-        result["quarantined"] += [dict(q, split=split) for q in quarantined]
-        log.info("%s: %d samples ready, %d quarantined (%s)", split, len(rows.rows), len(quarantined), path)
-    return result
+    settings = frame_settings(data.frames)
+    return split_datasets(data, lambda split, ready: build_rows(ready, with_target=True, settings=settings))
 
 
 def build_sft_args(config: SFTRunConfig, *, has_eval: bool):
