@@ -95,12 +95,17 @@ class PromptBuilder:
         return build_messages(num_frames, frame_indices=indices, assess_steps=bool(row.get("assess_steps", True)))
 
 
-def check_clip(clip: Any, sample_id: str) -> np.ndarray:
+def check_clip(
+    clip: Any, sample_id: str, field: str = "video", error: type[ValueError] = TrainingDataError
+) -> np.ndarray:
+    """A uint8 ``(T, H, W, 3)`` clip, or ``error`` naming the sample and field (not a shape error deep in torch)."""
+    if clip is None:
+        raise error(f"sample {sample_id!r}: field {field!r} has no video")
     clip = np.asarray(clip)
     if clip.ndim != 4 or clip.shape[-1] != 3 or clip.shape[0] < 1:
-        raise TrainingDataError(f"sample {sample_id!r}: field 'video' must be (T, H, W, 3), got shape {clip.shape}")
+        raise error(f"sample {sample_id!r}: field {field!r} must be (T, H, W, 3), got shape {clip.shape}")
     if clip.dtype != np.uint8:
-        raise TrainingDataError(f"sample {sample_id!r}: field 'video' must be uint8, got {clip.dtype}")
+        raise error(f"sample {sample_id!r}: field {field!r} must be uint8, got {clip.dtype}")
     return clip
 
 

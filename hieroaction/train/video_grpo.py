@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from trl import GRPOTrainer
 
+from hieroaction.train.data import check_clip
+
 VIDEO_TENSOR_FIELDS = ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
 VISION_SPECIAL_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>")
 
@@ -48,18 +50,6 @@ def load_video_value(value: Any) -> np.ndarray:
         if array.min() >= 0 and array.max() <= 255:
             array = array.astype(np.uint8)
     return array
-
-
-def check_clip(clip: Any, *, sample_id: str, field: str) -> np.ndarray:
-    """Validate one clip; bad input gets an error naming the sample and field instead of a shape error deep in torch."""
-    if clip is None:
-        raise VideoInputError(f"sample {sample_id!r}: field {field!r} has no video")
-    clip = np.asarray(clip)
-    if clip.ndim != 4 or clip.shape[-1] != 3 or clip.shape[0] < 1:
-        raise VideoInputError(f"sample {sample_id!r}: field {field!r} must be (T, H, W, 3), got shape {clip.shape}")
-    if clip.dtype != np.uint8:
-        raise VideoInputError(f"sample {sample_id!r}: field {field!r} must be uint8, got {clip.dtype}")
-    return clip
 
 
 def count_video_parts(prompt: list[dict]) -> int:
@@ -141,7 +131,7 @@ class VideoGRPOTrainer(GRPOTrainer):
                 raise VideoInputError(f"sample {sample_id!r}: field {self.video_column!r} is missing from the row")
             else:
                 clip = load_video_value(row[self.video_column])
-            clips.append(check_clip(clip, sample_id=sample_id, field=self.video_column))
+            clips.append(check_clip(clip, sample_id, self.video_column, VideoInputError))
             if count_video_parts(row["prompt"]) != 1:
                 raise VideoInputError(
                     f"sample {sample_id!r}: field 'prompt' must hold exactly one {{'type': 'video'}} part, "
