@@ -31,6 +31,7 @@ from hieroaction.evaluate.scoring import (
     step_tiou_by_label,
     system_metrics,
 )
+from hieroaction.metrics import FISHER_Z_MIN_SAMPLES
 
 REPORT_SCHEMA = "hieroaction.evaluation/1"
 REPORT_JSON = "report.json"
@@ -322,12 +323,22 @@ def render_markdown(report: dict) -> str:
         cells = [_fmt(rows_by_system[s].get(cls, {}).get("srcc")) for s in names]
         cells += [_fmt(rows_by_system[s].get(cls, {}).get("rl2_x100")) for s in names]
         lines.append(f"| {cls} | {n} | " + " | ".join(cells) + " |")
+    per_class = {s: report["systems"][s]["per_class"] for s in names}
+    minimum = next(iter(per_class.values()), {}).get("fisher_z_min_samples", FISHER_Z_MIN_SAMPLES)
     lines.append(
-        "| **Fisher-z mean** | | "
-        + " | ".join(_fmt(report["systems"][s]["per_class"]["fisher_z_srcc"]) for s in names)
+        f"| **Fisher-z mean** (classes with n ≥ {minimum}) | | "
+        + " | ".join(_fmt(per_class[s]["fisher_z_srcc"]) for s in names)
         + " | " + " | ".join("" for _ in names) + " |"
     )
-    lines += ["", "Classes with fewer than 2 samples or constant scores have no rho and are left out of the Fisher-z mean.", ""]
+    covered = {s: (p.get("fisher_z_classes", 0), p.get("fisher_z_samples", 0)) for s, p in per_class.items()}
+    if len(set(covered.values())) == 1:
+        classes, samples = next(iter(covered.values()), (0, 0))
+        coverage = f"{classes} classes and {samples} samples"
+    else:
+        coverage = "; ".join(f"{s}: {c} classes, {n} samples" for s, (c, n) in covered.items())
+    lines += ["", f"The Fisher-z mean averages rho over the classes with at least {minimum} test samples and a defined "
+              f"rho ({coverage}); smaller classes give rho of ±1 or ±0.5 by construction and are shown, not averaged.",
+              ""]
 
     published = report["published"]
     lines += [f"## {published['title']}", "", "| benchmark | method | venue | SRCC | RL2×100 |", "|---|---|---|---|---|"]

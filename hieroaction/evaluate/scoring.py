@@ -188,18 +188,23 @@ def system_metrics(records: Sequence[SampleRecord], *, answers: bool, n_boot: in
 
 def per_class_rows(records: Sequence[SampleRecord], *, answers: bool) -> dict:
     """Per action code: n, SRCC, RL2 × 100, L2 (and action accuracy for answering systems), plus the Fisher-z mean
-    of rho over the classes where rho is defined (at least 2 samples, neither side constant)."""
-    from hieroaction.metrics import fisher_z_mean, per_class_table, same_code
+    of rho over the classes with at least ``FISHER_Z_MIN_SAMPLES`` samples and a defined rho, and how many classes
+    and samples that mean covers."""
+    from hieroaction.metrics import FISHER_Z_MIN_SAMPLES, per_class_table, same_code
 
+    empty = {"rows": [], "fisher_z_srcc": None, "classes_with_rho": 0, "fisher_z_classes": 0,
+             "fisher_z_samples": 0, "fisher_z_min_samples": FISHER_Z_MIN_SAMPLES}
     if not records:
-        return {"rows": [], "fisher_z_srcc": None, "classes_with_rho": 0}
+        return empty
     table = per_class_table([r.score for r in records], [r.gold_score for r in records], [r.action_code for r in records])
     by_class: dict[str, list[SampleRecord]] = defaultdict(list)
     for r in records:
         by_class[r.action_code].append(r)
     rows = []
+    combined: dict = {}
     for row in table:
         if row["class"] == "all":
+            combined = row
             continue
         members = by_class[row["class"]]
         out = {
@@ -213,11 +218,13 @@ def per_class_rows(records: Sequence[SampleRecord], *, answers: bool) -> dict:
         if answers:
             out["action_accuracy"] = sum(same_code(r.predicted_code, r.action_code) for r in members) / len(members)
         rows.append(out)
-    rhos = [r["srcc"] for r in rows if r["srcc"] is not None]
     return {
+        **empty,
         "rows": rows,
-        "fisher_z_srcc": _finite_or_none(fisher_z_mean(rhos)) if rhos else None,
-        "classes_with_rho": len(rhos),
+        "fisher_z_srcc": _finite_or_none(combined["spearman"]) if combined["classes_averaged"] else None,
+        "classes_with_rho": sum(r["srcc"] is not None for r in rows),
+        "fisher_z_classes": combined["classes_averaged"],
+        "fisher_z_samples": combined["samples_averaged"],
     }
 
 

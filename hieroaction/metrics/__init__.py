@@ -4,6 +4,7 @@ plus action, step and format metrics for the stepwise answers."""
 from hieroaction.metrics.actions import PARTS, action_accuracy, matching_parts, part_accuracy, same_code
 from hieroaction.metrics.report import assessment_metrics
 from hieroaction.metrics.scores import (
+    FISHER_Z_MIN_SAMPLES,
     RhoInterval,
     bootstrap_rho_ci,
     fisher_z_mean,
@@ -17,6 +18,7 @@ from hieroaction.metrics.steps import align, span_iou, step_edit_distance, tempo
 from hieroaction.metrics.validity import format_validity
 
 __all__ = [
+    "FISHER_Z_MIN_SAMPLES",
     "PARTS",
     "RhoInterval",
     "action_accuracy",

@@ -63,10 +63,16 @@ def fisher_z_mean(rhos: Sequence[float]) -> float:
         return float(np.tanh(np.mean(np.arctanh(r))))
 
 
-def per_class_table(pred, true, classes: Sequence[Hashable]) -> list[dict]:
+# A class enters the Fisher-z mean of rho only with at least this many samples: with 2 or 3 samples rho is ±1 or
+# ±0.5 by construction, and arctanh(±1) is infinite, so one tiny class would decide the average.
+FISHER_Z_MIN_SAMPLES = 5
+
+
+def per_class_table(pred, true, classes: Sequence[Hashable], *, min_samples: int = FISHER_Z_MIN_SAMPLES) -> list[dict]:
     """One row per class (n, rho, L2, RL2 with the class's own range), then an ``"all"`` row combining the classes
-    the way AQA-7 papers do: Fisher-z mean of rho, arithmetic mean of RL2 and L2 (classes with an undefined value
-    are left out of that value's combination)."""
+    the way AQA-7 papers do: Fisher-z mean of rho over the classes with at least ``min_samples`` samples and a
+    defined rho (``classes_averaged`` and ``samples_averaged`` say how many), arithmetic mean of RL2 and L2
+    (classes with an undefined value are left out of that value's combination)."""
     p, t = _pair(pred, true)
     labels = list(classes)
     if len(labels) != p.size:
@@ -86,7 +92,8 @@ def per_class_table(pred, true, classes: Sequence[Hashable]) -> list[dict]:
             }
         )
     # Classes where rho or RL2 is undefined (constant scores, a single sample) are left out of the combination.
-    rhos = [r["spearman"] for r in rows if np.isfinite(r["spearman"])]
+    averaged = [r for r in rows if r["n"] >= min_samples and np.isfinite(r["spearman"])]
+    rhos = [r["spearman"] for r in averaged]
     rl2s = [r["rl2"] for r in rows if np.isfinite(r["rl2"])]
     rows.append(
         {
@@ -95,6 +102,8 @@ def per_class_table(pred, true, classes: Sequence[Hashable]) -> list[dict]:
             "spearman": fisher_z_mean(rhos) if rhos else float("nan"),
             "l2": float(np.mean([r["l2"] for r in rows])),
             "rl2": float(np.mean(rl2s)) if rl2s else float("nan"),
+            "classes_averaged": len(averaged),
+            "samples_averaged": sum(r["n"] for r in averaged),
         }
     )
     return rows

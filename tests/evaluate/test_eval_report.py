@@ -68,6 +68,9 @@ def test_report_files_json_markdown_and_valid_pngs(written_report):
     results = markdown.index("## Results on the evaluated samples")
     assert "TSA" in markdown[published:] and "TSA" not in markdown[results:published]
     assert "dvc-md5:123" in markdown and "deadbeef" in markdown
+    # two classes of 3 test dives each: too small for the Fisher-z mean, and the table says so
+    assert "**Fisher-z mean** (classes with n ≥ 5) | | — |" in markdown
+    assert "at least 5 test samples and a defined rho (0 classes and 0 samples)" in markdown
 
 
 def test_systems_must_share_the_samples(labelled_sample):

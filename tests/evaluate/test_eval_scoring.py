@@ -117,18 +117,21 @@ def test_wrong_steps_lower_tiou_and_raise_edit_distance(labelled_sample):
 
 
 def test_per_class_rows_and_fisher_z(labelled_sample):
-    codes = ["207c"] * 4 + ["107b"] * 3 + ["5253b"]
-    true = [40.0, 50.0, 60.0, 70.0, 45.0, 65.0, 85.0, 77.0]
-    pred = [41.0, 52.0, 58.0, 71.0, 60.0, 50.0, 80.0, 70.0]
+    codes = ["207c"] * 5 + ["107b"] * 6 + ["5253b"] + ["305c"] * 2
+    true = [40.0, 50.0, 60.0, 70.0, 80.0, 45.0, 65.0, 85.0, 55.0, 75.0, 60.0, 77.0, 50.0, 60.0]
+    pred = [41.0, 52.0, 58.0, 71.0, 79.0, 60.0, 50.0, 80.0, 57.0, 70.0, 66.0, 70.0, 60.0, 50.0]
     samples = [labelled_sample(i, t, code=c) for i, (t, c) in enumerate(zip(true, codes, strict=True))]
     records = records_from_scores(samples, pred, fallback_score=0.0)
     table = per_class_rows(records, answers=False)
     rows = {r["class"]: r for r in table["rows"]}
-    assert rows["207c"]["n"] == 4 and rows["207c"]["srcc"] == pytest.approx(1.0)
-    rho_107 = stats.spearmanr(pred[4:7], true[4:7]).statistic
+    assert rows["207c"]["n"] == 5 and rows["207c"]["srcc"] == pytest.approx(1.0)
+    rho_107 = stats.spearmanr(pred[5:11], true[5:11]).statistic
     assert rows["107b"]["srcc"] == pytest.approx(rho_107)
-    assert rows["5253b"]["srcc"] is None  # one sample: no rho, left out of the Fisher-z mean
-    assert table["classes_with_rho"] == 2
+    assert rows["5253b"]["srcc"] is None  # one sample: no rho
+    assert rows["305c"]["srcc"] == pytest.approx(-1.0)  # two samples: rho is ±1 by construction
+    assert table["classes_with_rho"] == 3
+    # only the classes with at least 5 samples enter the Fisher-z mean, and the table says which
+    assert (table["fisher_z_classes"], table["fisher_z_samples"], table["fisher_z_min_samples"]) == (2, 11, 5)
     with np.errstate(divide="ignore"):
         expected = math.tanh(np.mean(np.arctanh([1.0, rho_107])))
     assert table["fisher_z_srcc"] == pytest.approx(expected)

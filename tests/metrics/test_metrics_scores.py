@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from hieroaction.metrics import (
+    FISHER_Z_MIN_SAMPLES,
     bootstrap_rho_ci,
     fisher_z_mean,
     l2,
@@ -69,7 +70,7 @@ def test_per_class_table():
     pred = [1, 3, 2, 1, 2, 3, 4]
     true = [1, 2, 4, 1, 3, 2, 4]
     classes = ["a", "a", "a", "b", "b", "b", "b"]
-    rows = {r["class"]: r for r in per_class_table(pred, true, classes)}
+    rows = {r["class"]: r for r in per_class_table(pred, true, classes, min_samples=2)}
     assert (rows["a"]["n"], rows["b"]["n"], rows["all"]["n"]) == (3, 4, 7)
     assert rows["a"]["spearman"] == pytest.approx(0.5, abs=TOL)
     assert rows["b"]["spearman"] == pytest.approx(0.8, abs=TOL)  # d = 0,1,1,0: 1 - 6*2/(4*15)
@@ -81,10 +82,27 @@ def test_per_class_table():
     with pytest.raises(ValueError, match="classes"):
         per_class_table(pred, true, classes[:-1])
     # a one-sample class has no rho or RL2 and does not spoil the combination
-    rows = {r["class"]: r for r in per_class_table([*pred, 5], [*true, 6], [*classes, "c"])}
+    rows = {r["class"]: r for r in per_class_table([*pred, 5], [*true, 6], [*classes, "c"], min_samples=1)}
     assert math.isnan(rows["c"]["spearman"]) and math.isnan(rows["c"]["rl2"])
     assert rows["all"]["spearman"] == pytest.approx((3 * math.sqrt(3) - 1) / (3 * math.sqrt(3) + 1), abs=TOL)
     assert rows["all"]["rl2"] == pytest.approx((5 / 27 + 1 / 18) / 2, abs=TOL)
+    assert (rows["all"]["classes_averaged"], rows["all"]["samples_averaged"]) == (2, 7)
+
+
+def test_fisher_z_mean_leaves_out_classes_below_the_minimum():
+    # class "a": 6 samples, rho 0.8857...; class "b": 2 samples, rho -1 by construction (it would dominate)
+    pred = [1, 2, 3, 5, 4, 6, 2, 1]
+    true = [1, 2, 3, 4, 6, 5, 1, 2]
+    classes = ["a"] * 6 + ["b"] * 2
+    rows = {r["class"]: r for r in per_class_table(pred, true, classes)}
+    assert FISHER_Z_MIN_SAMPLES == 5
+    assert rows["b"]["spearman"] == pytest.approx(-1.0)
+    assert rows["all"]["spearman"] == pytest.approx(rows["a"]["spearman"], abs=TOL)
+    assert (rows["all"]["classes_averaged"], rows["all"]["samples_averaged"]) == (1, 6)
+    loose = {r["class"]: r for r in per_class_table(pred, true, classes, min_samples=2)}
+    assert loose["all"]["spearman"] == pytest.approx(-1.0)  # what the table used to print
+    tiny = {r["class"]: r for r in per_class_table(pred[6:], true[6:], classes[6:])}
+    assert math.isnan(tiny["all"]["spearman"]) and tiny["all"]["classes_averaged"] == 0
 
 
 def test_bootstrap_interval_matches_a_plain_loop_and_is_seeded():
