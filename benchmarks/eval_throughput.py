@@ -25,17 +25,17 @@ from pathlib import Path
 
 def rendered_clips(count: int, frames: int, size: int, seed: int = 0):
     """Rendered dives (the embedded default data), sampled like training: uniform frames, square size."""
-    from hieroaction.reasoning import build_messages
+    from hieroaction.reasoning import prompt_for
     from hieroaction.synth.draw import draw_samples
     from hieroaction.synth.render import render_sample
-    from hieroaction.video.sampling import uniform_indices
+    from hieroaction.video.sampling import FrameSettings
 
     samples = draw_samples(count, seed=seed, split="test")
     clips, prompts = [], []
+    settings = FrameSettings(sampler="uniform", count=frames, size=(size, size))
     for sample in samples:
-        indices = uniform_indices(sample.num_frames, frames)
-        clips.append(render_sample(sample, seed, (size, size), indices))
-        prompts.append(build_messages(sample.num_frames, frame_indices=[int(i) for i in indices]))
+        clips.append(render_sample(sample, seed, (size, size), settings.indices(sample.num_frames)))
+        prompts.append(prompt_for(sample, settings))
     return clips, prompts
 
 

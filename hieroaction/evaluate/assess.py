@@ -28,6 +28,7 @@ class VideoAssessment:
     assessment: object | None  # hieroaction.reasoning.Assessment
     problems: list[str] = field(default_factory=list)
     fps: float | None = None
+    prompt: list[dict] = field(default_factory=list)  # the messages the model answered (without the video)
 
     def to_dict(self) -> dict:
         a = self.assessment
@@ -113,16 +114,19 @@ def assess_video(
     generation: GenerationSettings | None = None,
     model=None,
     processor=None,
+    assess_steps: bool = True,
 ) -> VideoAssessment:
     """Assess the whole of ``video`` as one clip with ``checkpoint`` (or an already loaded ``model``/``processor``).
 
     ``settings``: frame sampling (default: what the checkpoint was trained with, else 16 uniform 112x112 frames).
+    ``assess_steps``: ask for the sub-actions (a user's video: yes); the prompt is
+    :func:`hieroaction.reasoning.clip_prompt`, the one training and evaluation use.
     Raises :class:`AssessError` (one line) for a missing or unreadable video; :class:`CheckpointError` for a folder
     that is not a HieroAction checkpoint.
     """
     from hieroaction.evaluate.checkpoint import check_checkpoint, open_checkpoint, training_frame_settings
     from hieroaction.evaluate.inference import generate_batch
-    from hieroaction.reasoning import build_messages, parse_assessment
+    from hieroaction.reasoning import clip_prompt, parse_assessment
     from hieroaction.video.sampling import FrameSettings
 
     path = Path(video).expanduser()
@@ -137,11 +141,13 @@ def assess_video(
     if model is None:
         model, processor = open_checkpoint(checkpoint)
     generation = generation or GenerationSettings(batch_size=1)
-    messages = build_messages(count, frame_indices=indices)  # the prompt training used (train.data.PromptBuilder)
+    messages = clip_prompt(count, settings, assess_steps=assess_steps)
     output = generate_batch(model, processor, [frames], [messages], generation)
     text = output.completions[0]
     parsed = parse_assessment(text)
-    return VideoAssessment(str(path), str(checkpoint), count, indices, text, parsed.assessment, list(parsed.problems), fps)
+    return VideoAssessment(
+        str(path), str(checkpoint), count, indices, text, parsed.assessment, list(parsed.problems), fps, messages
+    )
 
 
 def format_assessment(result: VideoAssessment) -> str:

@@ -59,11 +59,11 @@ def select_split(samples: Sequence[Sample], split: str, limit: int | None = None
 
 
 def prompts_for(samples: Sequence[Sample], clips: ClipSource) -> list[list[dict]]:
-    """The prompts training used (``hieroaction.train.data.PromptBuilder``): clip length and the frames shown."""
-    from hieroaction.train.data import PromptBuilder
+    """The prompts training used: :func:`hieroaction.reasoning.prompt_for` of each sample with the clips' frame
+    settings (clip length, the frames shown, and whether sub-actions are assessed)."""
+    from hieroaction.reasoning import prompt_for
 
-    builder = PromptBuilder(clips.settings)
-    return [builder({"num_frames": s.num_frames}) for s in samples]
+    return [prompt_for(s, clips.settings) for s in samples]
 
 
 def evaluate_checkpoint(

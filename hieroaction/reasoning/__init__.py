@@ -12,7 +12,7 @@ from hieroaction.reasoning.grammar import (
     format_answer,
 )
 from hieroaction.reasoning.parse import completion_text, parse_assessment
-from hieroaction.reasoning.prompt import SYSTEM_PROMPT, build_messages, prompt_for, user_text
+from hieroaction.reasoning.prompt import SYSTEM_PROMPT, build_messages, clip_prompt, prompt_for, user_text
 from hieroaction.reasoning.render import canonical_code, decode_action, expected_assessment, render_target
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "ParseResult",
     "build_messages",
     "canonical_code",
+    "clip_prompt",
     "completion_text",
     "decode_action",
     "expected_assessment",

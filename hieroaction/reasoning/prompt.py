@@ -5,14 +5,22 @@ in words, and the clip length in the user turn anchors the frame spans the model
 inclusive, counted in the clip's own frames, whatever frames were sampled to show it). The user turn also says
 whether sub-actions are assessed for this clip: MTL-AQA has no step labels, and the same competition footage appears
 in FineDiving with them, so only the prompt can tell the model to leave <steps> empty.
+
+This module owns THE prompt: :func:`prompt_for` (a labelled sample) and :func:`clip_prompt` (a user's clip) are the
+only ways training (SFT and HPL), evaluation and ``hieroaction assess`` build one, so the model is asked the same
+question everywhere (``tests/contracts`` proves the stages agree byte for byte).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hieroaction.reasoning.grammar import GRAMMAR_VERSION
+
+if TYPE_CHECKING:
+    from hieroaction.datasets.sample import Sample
+    from hieroaction.video.sampling import FrameSettings
 
 SYSTEM_PROMPT = f"""You are an expert diving judge. You assess a dive step by step (answer grammar v{GRAMMAR_VERSION}).
 Answer with exactly these four sections, in this order, and nothing outside them:
@@ -62,7 +70,16 @@ def build_messages(
     ]
 
 
-def prompt_for(sample, *, video: Any = None, frame_indices: Sequence[int] | None = None) -> list[dict[str, Any]]:
-    """The prompt matching :func:`~hieroaction.reasoning.render.render_target` for ``sample`` (steps assessed exactly
-    when the sample has step labels)."""
-    return build_messages(sample.num_frames, video=video, assess_steps=bool(sample.steps), frame_indices=frame_indices)
+def clip_prompt(
+    num_frames: int, settings: FrameSettings | None = None, *, assess_steps: bool = True, video: Any = None
+) -> list[dict[str, Any]]:
+    """THE prompt for a clip of ``num_frames`` frames shown through ``settings`` (the frame settings name the clip
+    frames the video holds; ``None``: not stated). ``assess_steps=False`` asks for an empty <steps>."""
+    indices = None if settings is None else [int(i) for i in settings.indices(int(num_frames))]
+    return build_messages(num_frames, video=video, assess_steps=assess_steps, frame_indices=indices)
+
+
+def prompt_for(sample: Sample, settings: FrameSettings | None = None, *, video: Any = None) -> list[dict[str, Any]]:
+    """THE prompt for ``sample``, matching :func:`~hieroaction.reasoning.render.render_target`: steps are assessed
+    exactly when the sample has step labels (MTL-AQA has none)."""
+    return clip_prompt(sample.num_frames, settings, assess_steps=bool(sample.steps), video=video)

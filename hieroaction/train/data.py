@@ -81,18 +81,16 @@ class ClipLoader:
 
 
 class PromptBuilder:
-    """The prompt messages of a row: ``build_messages`` with the clip length and, when the frame settings are known,
-    the clip frames the video shows (so the model can map what it sees to the frame numbers it must write)."""
+    """The prompt messages of a row: :func:`hieroaction.reasoning.prompt_for` of the row's sample with the frame
+    settings (so the model can map what it sees to the frame numbers it must write), as evaluation and ``assess``."""
 
     def __init__(self, settings=None):
         self.settings = settings
 
     def __call__(self, row: Mapping[str, Any]) -> list[dict]:
-        from hieroaction.reasoning import build_messages
+        from hieroaction.reasoning import prompt_for
 
-        num_frames = int(row["num_frames"])
-        indices = None if self.settings is None else [int(i) for i in self.settings.indices(num_frames)]
-        return build_messages(num_frames, frame_indices=indices, assess_steps=bool(row.get("assess_steps", True)))
+        return prompt_for(sample_of(row), self.settings)
 
 
 def check_clip(
@@ -144,8 +142,6 @@ def build_rows(
             "sample_id": sample.sample_id,
             "sample": json.dumps(sample.to_dict(), ensure_ascii=False),
             "num_frames": sample.num_frames,
-            # MTL-AQA has no step labels: only the prompt can tell the model whether steps are wanted
-            "assess_steps": bool(sample.steps),
         }
         stage = "target"
         try:
