@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-MARKER_FILES = ("hieroaction_run.json", "hieroaction_preset.json")
+from hieroaction.model.artifacts import CONFIG_FILE, MARKER_FILES
+
 PRESET_PREFIX = "preset:"
 
 
@@ -73,7 +74,7 @@ def training_frame_settings(path_or_id: str | Path):
     Why: a model trained on 16 uniform 112x112 frames should be shown 16 uniform 112x112 frames."""
     from hieroaction.video.sampling import FrameSettings
 
-    config_file = Path(str(path_or_id)).expanduser() / "config.yaml"
+    config_file = Path(str(path_or_id)).expanduser() / CONFIG_FILE
     if not config_file.is_file():
         return None
     try:
@@ -82,9 +83,6 @@ def training_frame_settings(path_or_id: str | Path):
         frames = ((yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}).get("data") or {}).get("frames")
         if not isinstance(frames, dict):
             return None
-        size = frames.get("size")
-        return FrameSettings(
-            frames.get("sampler", "uniform"), frames.get("count"), tuple(size) if isinstance(size, list) else size
-        )
+        return FrameSettings.from_mapping(frames)
     except (OSError, ValueError, AttributeError, TypeError, yaml.YAMLError):
         return None

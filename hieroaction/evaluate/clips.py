@@ -79,15 +79,14 @@ def load_available(
     from tqdm.auto import tqdm
 
     from hieroaction.video import MediaError
+    from hieroaction.video.checks import check_clip
 
     good: list[Sample] = []
     clips: list[np.ndarray] = []
     bad: list[QuarantinedSample] = []
     for sample in tqdm(samples, desc="loading clips", unit="clip", disable=not progress):
         try:
-            clip = source.load(sample)
-            if clip.ndim != 4 or clip.shape[0] == 0 or clip.shape[-1] != 3:
-                raise ValueError(f"clip has shape {clip.shape}, expected (T,H,W,3)")
+            clip = check_clip(source.load(sample), sample.sample_id)  # the check training and assess apply
         except (MediaError, FileNotFoundError, ValueError, OSError) as exc:
             bad.append(QuarantinedSample(sample.sample_id, "video", sample.video.path, f"{type(exc).__name__}: {exc}"))
             continue

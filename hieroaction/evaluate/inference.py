@@ -7,8 +7,9 @@ Why each choice:
   put pad tokens between a short prompt and its answer.
 - Video goes in as a uint8 ``(T,H,W,3)`` array with ``do_sample_frames=False``: the frames were already sampled by the
   project's sampler, and a path would make transformers call torchcodec (see STACK.md).
-- The vision placeholder tokens (``<|video_pad|>``, ``<|image_pad|>``) are suppressed: an untrained or drifting model
-  that emits one would make the next forward pass look for pixels that do not exist.
+- The vision tokens are suppressed (:mod:`hieroaction.model.tokens`, the set HPL's sampling suppresses too): an
+  untrained or drifting model that emits one would make the next forward pass look for pixels that do not exist.
+- Every clip passes :func:`hieroaction.video.checks.check_clip`, the check training applies.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-VISION_PAD_TOKENS = ("<|video_pad|>", "<|image_pad|>", "<|vision_pad|>")
+from hieroaction.model.tokens import suppressed_token_ids
+from hieroaction.video.checks import check_clip
 
 
 @dataclass(frozen=True)
@@ -50,28 +52,9 @@ class GenerationOutput:
     seconds: float = 0.0
 
 
-def suppressed_token_ids(processor) -> list[int]:
-    """Ids of the vision placeholder tokens the tokenizer knows (unknown ones are skipped)."""
-    tokenizer = processor.tokenizer
-    ids = []
-    unknown = getattr(tokenizer, "unk_token_id", None)
-    for token in VISION_PAD_TOKENS:
-        token_id = tokenizer.convert_tokens_to_ids(token)
-        if token_id is not None and token_id != unknown and token_id not in ids:
-            ids.append(int(token_id))
-    return ids
-
-
 def prompt_text(processor, messages: list[dict]) -> str:
     """The chat-template rendering of a conversational prompt (from :mod:`hieroaction.reasoning`), ready to answer."""
     return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-
-
-def _check_clip(clip: np.ndarray, where: str) -> np.ndarray:
-    array = np.asarray(clip)
-    if array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != 3 or array.shape[0] == 0:
-        raise ValueError(f"{where}: expected a uint8 (T,H,W,3) video array, got {array.dtype} {array.shape}")
-    return array if array.flags.writeable else np.array(array)  # stored clips are read-only memory maps
 
 
 def generate_batch(model, processor, clips: Sequence[np.ndarray], prompts: Sequence[list[dict]],
@@ -81,7 +64,7 @@ def generate_batch(model, processor, clips: Sequence[np.ndarray], prompts: Seque
 
     import torch
 
-    videos = [_check_clip(clip, f"clip {i}") for i, clip in enumerate(clips)]
+    videos = [check_clip(clip, f"clip {i}", writable=True) for i, clip in enumerate(clips)]
     texts = [prompt_text(processor, messages) for messages in prompts]
     inputs = processor(
         text=texts, videos=videos, padding=True, padding_side="left", return_tensors="pt", do_sample_frames=False
@@ -102,7 +85,7 @@ def generate_batch(model, processor, clips: Sequence[np.ndarray], prompts: Seque
     if settings.repetition_penalty != 1.0:
         kwargs["repetition_penalty"] = settings.repetition_penalty
     if settings.suppress_vision_tokens:
-        kwargs["suppress_tokens"] = suppressed_token_ids(processor)
+        kwargs["suppress_tokens"] = suppressed_token_ids(processor.tokenizer, getattr(model, "config", None))
     if not settings.do_sample:  # keep the checkpoint's generation_config from re-enabling sampling knobs
         kwargs.update(temperature=None, top_p=None, top_k=None)
     start = time.perf_counter()

@@ -20,7 +20,7 @@ from hieroaction.evaluate.gates import Gate, GateError, GateResult, check_gates
 from hieroaction.evaluate.inference import GenerationSettings, generate_assessments
 from hieroaction.evaluate.report import SystemResult, build_report, fallback_score, vlm_result, write_report
 from hieroaction.evaluate.scoring import records_from_scores
-from hieroaction.evaluate.versions import checkpoint_version, code_version, samples_version
+from hieroaction.model.artifacts import checkpoint_version, code_version_text, samples_version
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +211,7 @@ def run_evaluation(
         evaluated,
         results,
         split=split,
-        versions={"code": code_version(), "data": data_version or samples_version(samples)},
+        versions={"code": code_version_text(), "data": data_version or samples_version(samples)},
         fallback=fallback,
         primary=primary,
         generation=generation.to_dict(),

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from hieroaction.model.artifacts import PRESET_INFO_FILE
 from hieroaction.model.chat_template import QWEN_VL_CHAT_TEMPLATE
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,6 @@ SPECIAL_TOKENS = (
     "<|image_pad|>",
     "<|video_pad|>",
 )
-PRESET_INFO_FILE = "hieroaction_preset.json"
 
 
 @dataclass(frozen=True)

@@ -12,45 +12,20 @@ import json
 import logging
 import os
 import re
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
 
+from hieroaction.model.artifacts import CONFIG_FILE, RUN_INFO_FILE
+from hieroaction.model.artifacts import code_version as code_version  # the run info's code_version
 from hieroaction.train.resources import check_free_disk
 
 log = logging.getLogger(__name__)
 
-RUN_INFO_FILE = "hieroaction_run.json"
-CONFIG_FILE = "config.yaml"
 TRAINER_STATE_FILE = "trainer_state.json"
 _CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
-
-
-def code_version() -> dict[str, Any]:
-    """The git revision of the code that runs (plus whether the tree had local changes), and the package version."""
-    import hieroaction
-
-    root = Path(hieroaction.__file__).resolve().parents[1]
-    info: dict[str, Any] = {"package": hieroaction.__version__, "git_rev": None, "git_dirty": None}
-    try:
-        rev = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
-        )
-        info["git_rev"] = rev.stdout.strip()
-        status = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-        info["git_dirty"] = bool(status.stdout.strip())
-    except (OSError, subprocess.SubprocessError):
-        pass  # not a git checkout (an installed wheel): the package version is what we have
-    return info
 
 
 def library_versions() -> dict[str, str]:

@@ -12,7 +12,6 @@ target's tokens after the prompt's is exactly what generation sees, so training 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from hieroaction.datasets.sample import Sample
+from hieroaction.model.artifacts import table_version as data_version  # noqa: F401 (train's name for it)
+from hieroaction.video.checks import check_clip
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,13 @@ class RowsResult:
 
 
 def frame_settings(frames_config):
-    """``hieroaction.video.extract.FrameSettings`` from a :class:`~hieroaction.train.config.FramesConfig`."""
+    """THE frame settings (:class:`hieroaction.video.FrameSettings`) of a config's ``data.frames`` section
+    (:class:`~hieroaction.train.config.FramesConfig`, its YAML form)."""
+    from dataclasses import asdict
+
     from hieroaction.video.sampling import FrameSettings
 
-    size = frames_config.size
-    size = tuple(size) if isinstance(size, list) else size
-    return FrameSettings(sampler=frames_config.sampler, count=frames_config.count, size=size)
+    return FrameSettings.from_mapping(asdict(frames_config))
 
 
 def sample_of(row: Mapping[str, Any]) -> Sample:
@@ -77,7 +79,7 @@ class ClipLoader:
                 f"for settings {getattr(self.settings, 'key', self.settings)} ({exc})"
             ) from exc
         # the store hands out read-only memory maps; torch wants a writable array
-        return check_clip(np.array(clip), sample.sample_id)
+        return check_clip(clip, sample.sample_id, error=TrainingDataError, writable=True)
 
 
 class PromptBuilder:
@@ -91,20 +93,6 @@ class PromptBuilder:
         from hieroaction.reasoning import prompt_for
 
         return prompt_for(sample_of(row), self.settings)
-
-
-def check_clip(
-    clip: Any, sample_id: str, field: str = "video", error: type[ValueError] = TrainingDataError
-) -> np.ndarray:
-    """A uint8 ``(T, H, W, 3)`` clip, or ``error`` naming the sample and field (not a shape error deep in torch)."""
-    if clip is None:
-        raise error(f"sample {sample_id!r}: field {field!r} has no video")
-    clip = np.asarray(clip)
-    if clip.ndim != 4 or clip.shape[-1] != 3 or clip.shape[0] < 1:
-        raise error(f"sample {sample_id!r}: field {field!r} must be (T, H, W, 3), got shape {clip.shape}")
-    if clip.dtype != np.uint8:
-        raise error(f"sample {sample_id!r}: field {field!r} must be uint8, got {clip.dtype}")
-    return clip
 
 
 def score_range_of(samples: Sequence[Sample]) -> tuple[float, float]:
@@ -227,20 +215,6 @@ def split_datasets(data_config, rows_for: Callable[[str, list[Sample]], RowsResu
     return result
 
 
-def data_version(paths: Iterable[str | Path | None], frames_key: str = "") -> str:
-    """A short content hash of the sample tables plus the frame settings and the grammar version."""
-    try:
-        from hieroaction.reasoning import GRAMMAR_VERSION
-    except ImportError:  # pragma: no cover - reasoning is a hard dependency of training
-        GRAMMAR_VERSION = "?"
-    digest = hashlib.sha256()
-    for path in paths:
-        if path:
-            digest.update(Path(path).read_bytes())
-    digest.update(f"|frames={frames_key}|grammar={GRAMMAR_VERSION}".encode())
-    return digest.hexdigest()[:16]
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Collator
 # ---------------------------------------------------------------------------------------------------------------
@@ -271,7 +245,7 @@ class VideoSFTCollator:
     def clip(self, row: Mapping[str, Any]) -> np.ndarray:
         sample_id = str(row.get("sample_id", "?"))
         if row.get("video") is not None:
-            return check_clip(row["video"], sample_id)
+            return check_clip(row["video"], sample_id, error=TrainingDataError)
         if self.clip_loader is None:
             raise TrainingDataError(f"sample {sample_id!r}: field 'video': row has no clip and no clip loader is set")
         return self.clip_loader(row)

@@ -9,8 +9,9 @@ log-prob passes of the policy, the old policy and the reference model, so a vide
 - keeps ``pixel_values_videos``, ``video_grid_thw``, ``second_per_grid_ts`` per sample through trl's shuffle/split of
   the generation batch, and gives them (with ``mm_token_type_ids`` rebuilt from the token ids, which Qwen-VL needs for
   its 3-D rotary positions) to every ``_get_per_token_logps_and_entropies`` call;
-- suppresses the vision placeholder tokens in generation (trl suppresses only the image pad): a sampled
-  ``<|video_pad|>`` would not match any video feature and crash or corrupt the next forward pass.
+- suppresses the vision tokens in generation (:mod:`hieroaction.model.tokens`, the set evaluation suppresses; trl
+  suppresses only the image pad): a sampled ``<|video_pad|>`` would not match any video feature and crash or corrupt
+  the next forward pass.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ import numpy as np
 import torch
 from trl import GRPOTrainer
 
-from hieroaction.train.data import check_clip
+from hieroaction.model.tokens import suppressed_token_ids
+from hieroaction.video.checks import check_clip
 
 VIDEO_TENSOR_FIELDS = ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
-VISION_SPECIAL_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>")
 
 VideoLoader = Callable[[Mapping[str, Any]], np.ndarray]
 
@@ -62,16 +63,6 @@ def count_video_parts(prompt: list[dict]) -> int:
     return count
 
 
-def vision_token_ids(tokenizer) -> list[int]:
-    """Ids of the vision placeholder/delimiter tokens the tokenizer knows (unknown ones are skipped)."""
-    ids = []
-    for token in VISION_SPECIAL_TOKENS:
-        tid = tokenizer.convert_tokens_to_ids(token)
-        if tid is not None and tid != tokenizer.unk_token_id and tid not in ids:
-            ids.append(int(tid))
-    return ids
-
-
 class VideoGRPOTrainer(GRPOTrainer):
     """GRPOTrainer whose policy/old/reference log-prob passes all see the video.
 
@@ -104,12 +95,9 @@ class VideoGRPOTrainer(GRPOTrainer):
 
     # ----------------------------------------------------------------------------------------------- generation
     def _suppress_vision_tokens(self) -> None:
-        """Add every vision special token to ``suppress_tokens`` of the generation config trl uses."""
-        suppressed = vision_token_ids(self._tokenizer)
-        for attr in ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id"):
-            tid = getattr(self.model.config, attr, None)
-            if tid is not None and tid not in suppressed:
-                suppressed.append(int(tid))
+        """Add the vision tokens (:func:`hieroaction.model.tokens.suppressed_token_ids`) to ``suppress_tokens`` of the
+        generation config trl uses."""
+        suppressed = suppressed_token_ids(self._tokenizer, self.model.config)
         if getattr(self, "use_vllm", False):
             raise NotImplementedError("VideoGRPOTrainer supports transformers generation only (use_vllm=False)")
         existing = list(self.generation_kwargs.get("suppress_tokens") or [])

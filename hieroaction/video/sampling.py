@@ -7,8 +7,9 @@ compared against published numbers must see the same frames.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -81,6 +82,10 @@ def parse_size(size) -> tuple[int, int] | None:
 class FrameSettings:
     """How frames are sampled and sized; ``key`` names the extraction folder so different settings never mix.
 
+    THE frame settings type: extraction, training (its config's ``data.frames`` section), evaluation, ``assess`` and
+    the orchestration's frame-settings resource all build this one, through :meth:`from_mapping` when they start from
+    plain data (YAML, JSON, a checkpoint's ``config.yaml``).
+
     ``count`` is the number of frames for ``uniform`` (default 16), ``tsa`` (default 96) and ``core`` (window
     length, default 103); ``all`` ignores it. ``size`` is ``(height, width)`` or ``None`` for the source size.
     """
@@ -121,3 +126,12 @@ class FrameSettings:
 
     def to_dict(self) -> dict:
         return {"sampler": self.sampler, "count": self.count, "size": None if self.size is None else list(self.size)}
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> FrameSettings:
+        """The settings from their plain-data form (``{sampler, count, size}``, as :meth:`to_dict` writes them; any
+        may be left out); an unknown key or value is a ``ValueError`` naming it."""
+        unknown = sorted(set(values) - {"sampler", "count", "size"})
+        if unknown:
+            raise ValueError(f"unknown frame setting(s) {', '.join(map(repr, unknown))}; known: sampler, count, size")
+        return cls(**dict(values))

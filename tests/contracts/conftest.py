@@ -67,3 +67,26 @@ def write_mp4(path: Path, num_frames: int, height: int = 32, width: int = 32) ->
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+@pytest.fixture(scope="session")
+def grpo_trainer(tiny_checkpoint, tmp_path_factory):
+    """HPL's real GRPO trainer on the tiny model (its generation settings are what HPL samples with)."""
+    from datasets import Dataset
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from trl import GRPOConfig
+
+    from hieroaction.train.video_grpo import VideoGRPOTrainer
+
+    def length_reward(completions, **_):
+        return [float(len(str(c))) for c in completions]
+
+    rows = [{"sample_id": f"s{i}", "prompt": [{"role": "user", "content": [{"type": "video"}]}]} for i in range(2)]
+    args = GRPOConfig(
+        output_dir=str(tmp_path_factory.mktemp("grpo")), per_device_train_batch_size=2, num_generations=2,
+        max_completion_length=4, max_steps=1, report_to=[], use_cpu=True, save_strategy="no", disable_tqdm=True,
+    )
+    return VideoGRPOTrainer(
+        model=AutoModelForImageTextToText.from_pretrained(tiny_checkpoint), reward_funcs=[length_reward], args=args,
+        train_dataset=Dataset.from_list(rows), processing_class=AutoProcessor.from_pretrained(tiny_checkpoint),
+    )

@@ -9,8 +9,8 @@ from hieroaction.evaluate.inference import (
     GenerationSettings,
     generate_assessments,
     generate_batch,
-    suppressed_token_ids,
 )
+from hieroaction.model.tokens import suppressed_token_ids
 from hieroaction.reasoning import build_messages
 
 pytestmark = pytest.mark.xdist_group("evaluate-tiny-model")
@@ -45,7 +45,7 @@ def test_vision_pad_tokens_are_suppressed(tiny_model):
     model, processor = tiny_model
     clips, prompts = clips_and_prompts(1)
     video_pad = processor.tokenizer.convert_tokens_to_ids("<|video_pad|>")
-    assert video_pad in suppressed_token_ids(processor)
+    assert video_pad in suppressed_token_ids(processor.tokenizer)
     head = model.get_output_embeddings()
     original = head.weight.detach().clone()
     try:

@@ -7,7 +7,7 @@ import re
 from dataclasses import replace
 
 from hieroaction.evaluate.checkpoint import training_frame_settings
-from hieroaction.evaluate.versions import checkpoint_version, code_version, samples_version
+from hieroaction.model.artifacts import checkpoint_version, code_version_text, samples_version
 
 
 def test_samples_version_is_stable_and_sensitive(labelled_sample):
@@ -19,7 +19,7 @@ def test_samples_version_is_stable_and_sensitive(labelled_sample):
 
 
 def test_code_version_is_a_git_revision_in_this_checkout():
-    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", code_version())
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", code_version_text())
 
 
 def test_checkpoint_version_hashes_weights_and_keeps_the_run_info(tmp_path):

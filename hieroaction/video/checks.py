@@ -1,0 +1,32 @@
+"""THE clip check: what every stage accepts as a model's video input, and the one-line refusal for anything else.
+
+Why one check: training (the SFT loader, the GRPO trainer), evaluation (:mod:`hieroaction.evaluate.clips`) and
+``hieroaction assess`` all hand clips to the same Qwen-VL processor; a clip one of them accepts and another refuses
+would make a sample train but not evaluate (or the reverse). A malformed clip fails here, naming the sample and the
+field, instead of as a shape error deep in torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def check_clip(
+    clip: Any, sample_id: str, field: str = "video", error: type[Exception] = ValueError, *, writable: bool = False
+) -> np.ndarray:
+    """``clip`` as a uint8 ``(T, H, W, 3)`` array with ``T >= 1``, or ``error`` naming the sample and field.
+
+    ``writable``: return a writable array (stored clips are read-only memory maps; torch wants to own its input).
+    """
+    if clip is None:
+        raise error(f"sample {sample_id!r}: field {field!r} has no video")
+    clip = np.asarray(clip)
+    if clip.ndim != 4 or clip.shape[-1] != 3 or clip.shape[0] < 1:
+        raise error(f"sample {sample_id!r}: field {field!r} must be (T, H, W, 3), got shape {clip.shape}")
+    if clip.dtype != np.uint8:
+        raise error(f"sample {sample_id!r}: field {field!r} must be uint8, got {clip.dtype}")
+    if writable and not clip.flags.writeable:
+        clip = np.array(clip)
+    return clip
