@@ -131,7 +131,7 @@ def prepare_data(work: Path, plan: Plan):
 def evaluate(model_dir, test, train, work: Path, settings, reward_config, max_new_tokens: int) -> dict[str, Any]:
     """Greedy answers for every held-out dive, scored with the project's metrics and the hierarchical reward."""
     from hieroaction.evaluate.inference import GenerationSettings, generate_assessments
-    from hieroaction.metrics import assessment_metrics
+    from hieroaction.metrics.assessment import answer_metrics
     from hieroaction.model.loading import load_model
     from hieroaction.rewards import COLUMNS, HierarchicalReward
     from hieroaction.train.data import ClipLoader, build_rows, score_range_of
@@ -152,22 +152,23 @@ def evaluate(model_dir, test, train, work: Path, settings, reward_config, max_ne
         progress=False,
     )
     seconds = time.perf_counter() - start
-    metrics = assessment_metrics(out.completions, test, n_boot=200)
+    metrics = answer_metrics(out.completions, test, train, n_boot=200)  # the evaluation report's metric path
     reward = HierarchicalReward(reward_config)
     totals = reward(out.completions, **{c: [r[c] for r in rows] for c in COLUMNS})  # no trainer state: all levels
     levels = reward.last_components
     return {
         "model": str(model_dir),
         "format_validity": metrics["format_validity"],
-        "action_accuracy": metrics.get("action", {}).get("accuracy", float("nan")),
-        "action_parts": metrics.get("action", {}).get("parts"),
+        "action_accuracy": metrics["action_accuracy"],
+        "action_parts": {k.removeprefix("part_accuracy_"): v for k, v in metrics.items() if k.startswith("part_accuracy_")}
+        or None,
         "reward_mean": sum(totals) / len(totals),
         "reward_levels": {k: sum(levels[k]) / len(totals) for k in ("format", "action", "steps", "score")},
-        "spearman": metrics["score"]["spearman"],
-        "spearman_ci95": metrics["score"]["spearman_ci95"],
-        "rl2_x100": metrics["score"]["rl2_x100"],
-        "score_missing": metrics["score"]["missing"],
-        "tiou_mean": metrics.get("steps", {}).get("tiou_mean", float("nan")),
+        "spearman": metrics["srcc"],
+        "spearman_ci95": metrics["srcc_ci95"],
+        "rl2_x100": metrics["rl2_x100"],
+        "score_missing": metrics["n_fallback"],
+        "tiou_mean": metrics.get("tiou_mean", float("nan")),
         "generation_seconds": round(seconds, 1),
         "example": out.completions[0],
     }

@@ -127,7 +127,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return _fail(exc)
     if args.report:
         return _gate_existing_report(args.report, gates, args.name if args.name != "checkpoint" else None)
-    from hieroaction.evaluate.scoring import METRIC_NAMES
+    from hieroaction.metrics.assessment import METRIC_NAMES
 
     unknown = [g.metric for g in gates if g.metric not in METRIC_NAMES]
     if unknown:  # say so before an hour of generation, not after

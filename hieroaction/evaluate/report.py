@@ -22,7 +22,8 @@ from pathlib import Path
 
 from hieroaction.datasets.sample import Sample
 from hieroaction.evaluate.published import PUBLISHED_TITLE, published_rows
-from hieroaction.evaluate.scoring import (
+from hieroaction.metrics import FISHER_Z_MIN_SAMPLES
+from hieroaction.metrics.assessment import (
     FALLBACK_RULE,
     SampleRecord,
     part_confusions,
@@ -31,7 +32,6 @@ from hieroaction.evaluate.scoring import (
     step_tiou_by_label,
     system_metrics,
 )
-from hieroaction.metrics import FISHER_Z_MIN_SAMPLES
 
 REPORT_SCHEMA = "hieroaction.evaluation/1"
 REPORT_JSON = "report.json"
@@ -54,15 +54,6 @@ class SystemResult:
     @property
     def answers(self) -> bool:
         return self.kind == "vlm"
-
-
-def fallback_score(train_samples: Sequence[Sample], eval_samples: Sequence[Sample]) -> tuple[float, str]:
-    """The score given to answers without one (see :data:`~hieroaction.evaluate.scoring.FALLBACK_RULE`)."""
-    if train_samples:
-        return sum(s.final_score for s in train_samples) / len(train_samples), "train-split mean final score"
-    if eval_samples:
-        return sum(s.final_score for s in eval_samples) / len(eval_samples), "evaluated samples' mean (no train split)"
-    return 0.0, "no samples"
 
 
 def vlm_result(

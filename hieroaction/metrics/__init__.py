@@ -2,7 +2,6 @@
 plus action, step and format metrics for the stepwise answers."""
 
 from hieroaction.metrics.actions import PARTS, action_accuracy, matching_parts, part_accuracy, same_code
-from hieroaction.metrics.report import assessment_metrics
 from hieroaction.metrics.scores import (
     FISHER_Z_MIN_SAMPLES,
     RhoInterval,
@@ -23,7 +22,6 @@ __all__ = [
     "RhoInterval",
     "action_accuracy",
     "align",
-    "assessment_metrics",
     "bootstrap_rho_ci",
     "fisher_z_mean",
     "format_validity",

@@ -34,13 +34,14 @@ def dive_parts(dive: DiveCode) -> dict[str, object]:
 
 
 def same_code(pred: str | None, gold: str) -> bool:
-    """Exact match of dive numbers (case of the position letter ignored); plain string match for other codes."""
-    if not isinstance(pred, str):
+    """Exact match in canonical form (:func:`hieroaction.reasoning.render.canonical_code`, the form the answer
+    grammar writes): dive numbers decoded (case of the position letter ignored), other codes cleaned and lower-cased.
+    A missing or blank prediction is wrong."""
+    from hieroaction.reasoning.render import canonical_code
+
+    if not isinstance(pred, str) or not pred.strip():
         return False
-    p, g = decode(pred), decode(gold)
-    if p is not None and g is not None:
-        return p == g
-    return pred.strip().lower() == str(gold).strip().lower()
+    return canonical_code(pred) == canonical_code(gold)
 
 
 def matching_parts(pred: str | None, gold: str) -> dict[str, bool]:

@@ -9,7 +9,7 @@ from PIL import Image
 
 from hieroaction.evaluate.gates import GateError, check_gates, parse_gates
 from hieroaction.evaluate.report import SystemResult, build_report, vlm_result, write_report
-from hieroaction.evaluate.scoring import records_from_scores
+from hieroaction.metrics.assessment import records_from_scores
 from hieroaction.reasoning import render_target
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

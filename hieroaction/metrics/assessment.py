@@ -1,11 +1,18 @@
-"""Score one system's answers on a set of samples: per-sample records and the AQA metrics over them.
+"""THE metric path: one system's answers (or plain scores) on a set of samples -> per-sample records -> the AQA metrics.
 
-Missing scores, explicitly: an answer whose ``<score>`` cannot be read still counts. It is marked ``score_valid=False``
-and scored with a fallback (by default the train split's mean final score, a constant that carries no ranking
-information), so a model cannot improve its SRCC by refusing to answer the hard samples. The headline SRCC / RL2 are
-over *all* samples with the fallback; ``score_coverage`` and the ``*_parsed`` metrics (parsed scores only) are
-reported beside them. An answer with no readable action counts as a wrong action; no readable steps count as an
-empty step list (tIoU 0, edit distance 1). Format validity is the strict rate of answers with no problem at all.
+The evaluation report, the regression gate (``hieroaction evaluate --fail-under``, ``orchestration.ci_evaluate``) and
+``benchmarks/learning_proof.py`` all compute their numbers here, with one set of rules (docs/METRICS.md):
+
+- Unreadable scores: an answer whose ``<score>`` cannot be read still counts. It is marked ``score_valid=False`` and
+  scored with :func:`fallback_score` (the train split's mean final score: a constant that carries no ranking
+  information and uses no evaluated ground truth), so a model cannot improve its SRCC by refusing to answer the hard
+  samples. The headline SRCC / RL2 are over *all* samples with the fallback; ``score_coverage`` and the ``*_parsed``
+  metrics (parsed scores only) are reported beside them.
+- Action codes are compared in canonical form (:func:`hieroaction.metrics.actions.same_code`): the form the answer
+  grammar writes, so a perfect answer about a manifest's own action ("Back Flip" -> ``back_flip``) counts as right.
+- Step sequences: the edit distance is normalised by the longer sequence (0 = same labels, 1 = nothing in common),
+  so dives with 2 and 4 steps weigh alike; no readable steps count as an empty list (tIoU 0, edit distance 1).
+- Format validity is the strict rate of answers with no problem at all.
 """
 
 from __future__ import annotations
@@ -18,6 +25,16 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from hieroaction.datasets.sample import Sample
+
+
+def fallback_score(train_samples: Sequence[Sample], eval_samples: Sequence[Sample]) -> tuple[float, str]:
+    """The score given to answers without one, and how it was chosen (see :data:`FALLBACK_RULE`)."""
+    if train_samples:
+        return sum(s.final_score for s in train_samples) / len(train_samples), "train-split mean final score"
+    if eval_samples:
+        return sum(s.final_score for s in eval_samples) / len(eval_samples), "evaluated samples' mean (no train split)"
+    return 0.0, "no samples"
+
 
 FALLBACK_RULE = (
     "An answer without a readable score is counted as invalid (score_valid=false) and scored with the fallback value "
@@ -184,6 +201,21 @@ def system_metrics(records: Sequence[SampleRecord], *, answers: bool, n_boot: in
     problems = Counter(p for r in records for p in r.problems)
     metrics["top_format_problems"] = [[problem, count] for problem, count in problems.most_common(5)]
     return metrics
+
+
+def answer_metrics(
+    answers: Sequence[str],
+    samples: Sequence[Sample],
+    train_samples: Sequence[Sample] = (),
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """:func:`system_metrics` of ``answers`` (one per sample), with the fallback taken from ``train_samples``:
+    the whole path in one call, for callers without a report (benchmarks)."""
+    fallback, _ = fallback_score(train_samples, samples)
+    records = records_from_completions(samples, answers, fallback)
+    return system_metrics(records, answers=True, n_boot=n_boot, seed=seed)
 
 
 def per_class_rows(records: Sequence[SampleRecord], *, answers: bool) -> dict:

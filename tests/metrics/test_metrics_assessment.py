@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hieroaction.evaluate.scoring import (
+from hieroaction.metrics.assessment import (
     part_confusions,
     per_class_rows,
     records_from_completions,
@@ -84,7 +84,7 @@ def test_missing_scores_use_the_reported_fallback_and_count_as_invalid(labelled_
 
 
 def test_metric_names_cover_every_numeric_metric(labelled_sample):
-    from hieroaction.evaluate.scoring import METRIC_NAMES
+    from hieroaction.metrics.assessment import METRIC_NAMES
 
     samples = [labelled_sample(i, 40.0 + i) for i in range(3)]
     m = system_metrics(records_from_completions(samples, [render_target(s) for s in samples], 0.0), answers=True,
