@@ -1,0 +1,1 @@
+"""Training: SFT and HPL (GRPO) entry points, runnable by ``accelerate launch`` / ``torchrun``."""
