@@ -16,8 +16,8 @@ COMMAND_MODULES = (
     "hieroaction.synth.cli",
     "hieroaction.video.cli",
     "hieroaction.train.cli",
+    "hieroaction.model.cli",
     "hieroaction.evaluate.cli",
-    "hieroaction.pipeline_cli",
 )
 
 
@@ -25,13 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hieroaction", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):  # that area is not part of this install
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(name).register(subparsers)
     return parser
 
 

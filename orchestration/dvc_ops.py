@@ -3,7 +3,7 @@
 Why plain functions: the Dagster resource, the schedule, the CI gate and the tests all need the same few operations
 (hash of a tracked folder, add, push, pull, git revision) and none of them should shell out to ``dvc``.
 DVC resolves relative targets against the process's working directory, not the repo root, so every target here is
-made absolute first (STACK.md).
+made absolute first (docs/STACK.md).
 """
 
 from __future__ import annotations

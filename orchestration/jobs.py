@@ -14,7 +14,7 @@ def _select(names: list[str], available: set[str]) -> dg.AssetSelection:
 
 
 def build_jobs(available: set[str], max_runtime_s: int) -> list[dg.UnresolvedAssetJobDefinition]:
-    """Jobs over the assets that exist (object selections: no string parsing, see STACK.md on antlr)."""
+    """Jobs over the assets that exist (object selections: no string parsing, see docs/STACK.md on antlr)."""
     jobs = [
         dg.define_asset_job(
             "ingest",

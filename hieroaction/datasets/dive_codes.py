@@ -111,7 +111,7 @@ def format_code(dive: DiveCode) -> str:
     return f"{group_of[dive.rotation]}{int(dive.flying)}{dive.half_somersaults}{letter}"
 
 
-# MTL-AQA's numeric encodings of the parts (see AQA.md).
+# MTL-AQA's numeric encodings of the parts (see docs/DATASETS.md).
 MTL_ROTATION = {0: "back", 1: "forward", 2: "inward", 3: "reverse"}
 MTL_POSITION = {0: "free", 1: "pike", 2: "tuck"}
 

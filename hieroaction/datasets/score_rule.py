@@ -1,4 +1,4 @@
-"""How a diving score follows from DD and the judges' awards (AQA.md), for consistency checks and synthesis.
+"""How a diving score follows from DD and the judges' awards (docs/DATASETS.md), for consistency checks and synthesis.
 
 - 7 judges: DD x sum of the middle three (drop the two highest and two lowest) - individual events, MTL-AQA.
 - 3 judges: only the kept awards are stored, so DD x their sum (FineDiving).

@@ -3,7 +3,7 @@
 Why GX on a derived table: per-sample rules that span several fields (steps inside the clip, frame labels vs frame
 range, the judges' score rule) are computed here into one column each, so every rule is a plain column expectation
 whose unexpected rows GX reports by row. Rejections quarantine the sample with the field, value and reason; the
-score-rule check is a *warning* (AQA.md: a few percent of real samples break it by annotation noise).
+score-rule check is a *warning* (docs/DATASETS.md: a few percent of real samples break it by annotation noise).
 
 ``validate_samples`` is a pure function of its inputs (no files written), so a Dagster asset check can call it.
 Great Expectations is imported inside it: the import alone costs ~4 s.

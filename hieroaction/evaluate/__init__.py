@@ -7,11 +7,11 @@ Heavy dependencies (torch, transformers, av, matplotlib) are imported inside the
 
 from hieroaction.evaluate.assess import AssessError, VideoAssessment, assess_video, format_assessment
 from hieroaction.evaluate.baseline import RegressorConfig, TrainedRegressor, train_score_regressor
+from hieroaction.evaluate.benchmark_report import SystemResult, build_report, render_markdown, vlm_result, write_report
 from hieroaction.evaluate.checkpoint import CheckpointError, check_checkpoint, open_checkpoint
 from hieroaction.evaluate.clips import ClipSource, QuarantinedSample, load_available
 from hieroaction.evaluate.gates import Gate, GateError, GateResult, check_gates, parse_gates
 from hieroaction.evaluate.inference import GenerationOutput, GenerationSettings, generate_assessments, generate_batch
-from hieroaction.evaluate.report import SystemResult, build_report, render_markdown, vlm_result, write_report
 from hieroaction.evaluate.run import EvaluationResult, SystemSpec, run_evaluation
 
 __all__ = [

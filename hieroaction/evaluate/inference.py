@@ -6,7 +6,7 @@ Why each choice:
 - Left padding: in a batch, every prompt must end at the same position so the new tokens line up; right padding would
   put pad tokens between a short prompt and its answer.
 - Video goes in as a uint8 ``(T,H,W,3)`` array with ``do_sample_frames=False``: the frames were already sampled by the
-  project's sampler, and a path would make transformers call torchcodec (see STACK.md).
+  project's sampler, and a path would make transformers call torchcodec (see docs/STACK.md).
 - The vision tokens are suppressed (:mod:`hieroaction.model.tokens`, the set HPL's sampling suppresses too): an
   untrained or drifting model that emits one would make the next forward pass look for pixels that do not exist.
 - Every clip passes :func:`hieroaction.video.checks.check_clip`, the check training applies.

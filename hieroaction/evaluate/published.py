@@ -1,4 +1,4 @@
-"""Published AQA results on the real benchmark videos (from the papers, as collected in docs/AQA.md).
+"""Published AQA results on the real benchmark videos (from the papers, as collected in docs/DATASETS.md).
 
 Why a separate table: these numbers were measured on real FineDiving / MTL-AQA videos with the real test splits. This
 project evaluates on rendered stand-ins (the real videos are not redistributable), so the report prints them apart,

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from hieroaction.datasets.sample import Sample
 from hieroaction.evaluate.baseline import RegressorConfig, train_score_regressor
+from hieroaction.evaluate.benchmark_report import SystemResult, build_report, vlm_result, write_report
 from hieroaction.evaluate.clips import ClipSource, QuarantinedSample, load_available
 from hieroaction.evaluate.gates import Gate, GateError, GateResult, check_gates
 from hieroaction.evaluate.inference import GenerationSettings, generate_assessments
-from hieroaction.evaluate.report import SystemResult, build_report, vlm_result, write_report
 from hieroaction.metrics.assessment import fallback_score, records_from_scores
 from hieroaction.model.artifacts import checkpoint_version, code_version_text, samples_version
 

@@ -1,4 +1,4 @@
-"""Score metrics, exactly as every public AQA codebase computes them (see shared docs AQA.md).
+"""Score metrics, exactly as every public AQA codebase computes them (see docs/METRICS.md).
 
 Why no own variants: the numbers go next to published ones (TSA, CoRe, MUSDL), so rho is scipy's Spearman over the
 whole evaluated set, RL2 uses the evaluated set's own ground-truth range, and classes are combined with Fisher z.

@@ -4,7 +4,7 @@ reasoning grammar, the Qwen image/video processors and a chat template, saved so
 Why: no weights can be downloaded here, yet tests need a model that runs in seconds (``tiny``) and the learning
 proof needs one that learns rendered dives on a CPU in minutes (``small``). Both use the exact classes a real
 Qwen2.5-VL checkpoint uses, so the training code paths are the real ones.
-See ``shared/docs/STACK.md`` for the traps this follows (``rope_parameters``, ``mrope_section``, ``bos_token_id``).
+See docs/STACK.md for the traps this follows (``rope_parameters``, ``mrope_section``, ``bos_token_id``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``hieroaction train sft|hpl --config FILE [--set key=value ...]`` and ``hieroaction model build PRESET OUT``.
+"""``hieroaction train sft|hpl --config FILE [--set key=value ...]``.
 
 Heavy imports (torch, transformers, trl) happen inside the handlers so ``hieroaction --help`` stays instant. For
 several processes or GPUs use ``accelerate launch -m hieroaction.train.sft --config FILE`` (same code).
@@ -29,14 +29,6 @@ def register(subparsers) -> None:
         )
         sub.set_defaults(func=run_train, stage=name)
 
-    model = subparsers.add_parser("model", help="build offline model presets")
-    model_commands = model.add_subparsers(dest="model_command", required=True)
-    build = model_commands.add_parser("build", help="build a random-weight Qwen2.5-VL preset with its tokenizer")
-    build.add_argument("preset", choices=("tiny", "small"))
-    build.add_argument("out_dir")
-    build.add_argument("--overwrite", action="store_true")
-    build.set_defaults(func=run_build)
-
 
 def run_train(args: argparse.Namespace) -> int:
     from hieroaction.train.config import ConfigError
@@ -56,11 +48,4 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(final)
-    return 0
-
-
-def run_build(args: argparse.Namespace) -> int:
-    from hieroaction.model.presets import build_offline_model
-
-    print(build_offline_model(args.preset, args.out_dir, overwrite=args.overwrite))
     return 0

@@ -2,7 +2,7 @@
 
 trl 1.16 sees the video while generating but forwards only *image* tensors (`pixel_values`, `image_grid_thw`) to the
 log-prob passes of the policy, the old policy and the reference model, so a video model silently trains on text alone
-(trl#5373, #4144; STACK.md). This subclass
+(trl#5373, #4144; docs/STACK.md). This subclass
 
 - loads each row's clip (uint8 ``(T, H, W, 3)``; from the row or through ``video_loader``) and tokenizes the prompts
   itself with the processor and ``do_sample_frames=False`` (a path would make transformers call torchcodec);

@@ -23,7 +23,7 @@ def test_real_finediving(finediving_report, finediving):
         "finediving/FINADivingWorldCup2021_Men3mSynchronised_final_r2/7": "judge_scores",
     }
     assert len(report.good) == 2997 and not report.success
-    # AQA.md: about 3-7% of FineDiving break the judging rule a little: 121/3000 = 4.0% at tolerance 0.05
+    # docs/DATASETS.md: about 3-7% of FineDiving break the judging rule a little: 121/3000 = 4.0% at tolerance 0.05
     assert report.warnings == {"score_rule": 121}
     assert 0.03 * 3000 <= report.warnings["score_rule"] <= 0.07 * 3000
 

@@ -67,7 +67,7 @@ def test_subaction_table():
 
 
 def test_annotation_glitches_are_counted_not_fatal(finediving):
-    # AQA.md says 7 transit glitches; the 2023 files disagree with frames_labels change points for 10 samples
+    # the 2022 description counts 7 transit glitches; the 2023 files disagree with frames_labels change points for 10 samples
     assert finediving.warnings == {
         "coarse_fine_mismatch": 1,
         "steps_transit_mismatch": 10,

@@ -59,7 +59,7 @@ def new_project():
 
 @pytest.fixture(autouse=True)
 def isolated_state(tmp_path_factory, monkeypatch):
-    """DVC writes site/global state outside the repo unless told otherwise (STACK.md); Dagster needs a home."""
+    """DVC writes site/global state outside the repo unless told otherwise (docs/STACK.md); Dagster needs a home."""
     state = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(state / "dvc-site"))
     monkeypatch.setenv("DVC_GLOBAL_CONFIG_DIR", str(state / "dvc-global"))

@@ -7,8 +7,8 @@ import json
 import pytest
 from PIL import Image
 
+from hieroaction.evaluate.benchmark_report import SystemResult, build_report, vlm_result, write_report
 from hieroaction.evaluate.gates import GateError, check_gates, parse_gates
-from hieroaction.evaluate.report import SystemResult, build_report, vlm_result, write_report
 from hieroaction.metrics.assessment import records_from_scores
 from hieroaction.reasoning import render_target
 
