@@ -259,7 +259,9 @@ def run(args) -> dict[str, Any]:
     for name, path in (("start", model_dir), ("sft", sft_final), ("hpl", hpl_final)):
         results[name] = evaluate(path, test, train, work, settings, reward_config, plan.max_new_tokens)
         log.info("%s: %s", name, {k: v for k, v in results[name].items() if k != "example"})
-    hpl_state = json.loads((hpl_final / "hieroaction_run.json").read_text())
+    from hieroaction.model.artifacts import RUN_INFO_FILE
+
+    hpl_state = json.loads((hpl_final / RUN_INFO_FILE).read_text())
     return {
         "plan": {k: str(v) if isinstance(v, Path) else v for k, v in plan.__dict__.items()},
         "machine": {

@@ -31,7 +31,9 @@ def stage_dir(storage: StorageResource, stage: str) -> Path:
 
 def final_dir(storage: StorageResource, stage: str) -> Path:
     """Where ``run_sft`` / ``run_hpl`` leave the final model (``<output_dir>/final``)."""
-    return stage_dir(storage, stage) / "final"
+    from hieroaction.model.artifacts import FINAL_DIR
+
+    return stage_dir(storage, stage) / FINAL_DIR
 
 
 def base_config(stage: str, preset: str) -> dict[str, Any]:
