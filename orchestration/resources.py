@@ -15,6 +15,7 @@ from typing import Literal
 
 import dagster as dg
 
+from hieroaction.datasets.media import key_problem
 from orchestration import dvc_ops
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".webm", ".mov", ".m4v")
@@ -104,6 +105,8 @@ class StorageResource(dg.ConfigurableResource):
             name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
             if name.startswith("."):
                 continue
+            if key_problem(entry["name"].rstrip("/"), fs._strip_protocol(base).rstrip("/")):
+                continue  # a key that would land outside data/raw (``..``, another prefix): never copied
             full = entry["name"] if not uri.startswith("s3://") else "s3://" + entry["name"].lstrip("/")
             if entry["type"] == "directory":
                 found.append(RawVideo(partition_key(name), full, True))

@@ -26,6 +26,11 @@ def register(subparsers) -> None:
         default="frames",
         help="FineDiving media layout: frame folders or whole videos (default: frames)",
     )
+    summary.add_argument(
+        "--allow-outside-media-root",
+        action="store_true",
+        help="accept absolute paths, '..' and links out of --media-root (off: such samples are quarantined)",
+    )
     summary.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     summary.set_defaults(func=run_summary)
 
@@ -35,13 +40,20 @@ def run_summary(args: argparse.Namespace) -> int:
     from hieroaction.datasets.summary import format_summary, load_dataset, summarize
 
     try:
-        loaded = load_dataset(args.kind, args.path, media_root=args.media_root, layout=args.layout)
+        loaded = load_dataset(
+            args.kind,
+            args.path,
+            media_root=args.media_root,
+            layout=args.layout,
+            allow_outside_root=args.allow_outside_media_root or None,
+        )
     except DatasetReadError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     from hieroaction.datasets.validate import validate_samples
 
-    report = validate_samples(loaded.samples, media_root=args.media_root)
+    allow = args.allow_outside_media_root or None
+    report = validate_samples(loaded.samples, media_root=args.media_root, allow_outside_root=allow)
     summary = summarize(args.kind, loaded, report)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))

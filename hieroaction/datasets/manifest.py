@@ -10,7 +10,7 @@ name               required  meaning
 =================  ========  =================================================================================
 sample_id          yes       unique id, e.g. ``mine/clip007``
 split              yes       ``train`` / ``test`` / ``val`` ...
-video_path         yes       video file or frame folder, relative to the media root (or absolute, or a URL)
+video_path         yes       video file or frame folder, relative to the media root (docs/UNTRUSTED_INPUT.md)
 video_kind         no        ``video`` or ``frames``; default: ``video`` if the path has a video suffix
 start_frame        yes       first frame number of the clip in the source (inclusive)
 end_frame          yes       last frame number (inclusive)
@@ -80,7 +80,11 @@ def manifest_format(path: str | Path) -> str:
 
 
 def load_manifest(
-    path: str | Path, *, media_root: str | Path | None = None, subaction_names: Mapping[int, str] | None = None
+    path: str | Path,
+    *,
+    media_root: str | Path | None = None,
+    subaction_names: Mapping[int, str] | None = None,
+    allow_outside_root: bool | None = None,
 ) -> LoadResult:
     """Read a JSONL or CSV manifest. Bad rows are quarantined with the field and value; good rows go on.
 
@@ -104,7 +108,7 @@ def load_manifest(
             quarantined.append(Quarantined(sid, exc.field, exc.value, exc.reason))
             continue
         if media_root is not None:
-            reason = missing_media(sample, media_root)
+            reason = missing_media(sample, media_root, allow_outside_root=allow_outside_root)
             if reason:
                 quarantined.append(Quarantined(sid, "video_path", sample.video.path, reason))
                 continue

@@ -16,9 +16,16 @@ DATASET_KINDS = ("finediving", "mtl-aqa", "manifest")
 
 
 def load_dataset(
-    kind: str, path: str | Path | None = None, *, media_root: str | Path | None = None, layout: str = "frames"
+    kind: str,
+    path: str | Path | None = None,
+    *,
+    media_root: str | Path | None = None,
+    layout: str = "frames",
+    allow_outside_root: bool | None = None,
 ) -> LoadResult:
-    """Dispatch to the adapter for ``kind`` (``path`` defaults to the bundled files, except for manifests)."""
+    """Dispatch to the adapter for ``kind`` (``path`` defaults to the bundled files, except for manifests).
+
+    ``allow_outside_root`` matters for manifests only (the other adapters build their media paths themselves)."""
     if kind == "finediving":
         from hieroaction.datasets.finediving import load_finediving
 
@@ -32,7 +39,7 @@ def load_dataset(
 
         if path is None:
             raise ManifestError("a manifest path is required")
-        return load_manifest(path, media_root=media_root)
+        return load_manifest(path, media_root=media_root, allow_outside_root=allow_outside_root)
     raise ValueError(f"unknown dataset kind {kind!r}; expected one of {', '.join(DATASET_KINDS)}")
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hieroaction.datasets.dive_codes import DiveCodeError, parse_code
-from hieroaction.datasets.media import missing_media
+from hieroaction.datasets.media import allow_outside_default, missing_media, path_problem
 from hieroaction.datasets.records import Quarantined
 from hieroaction.datasets.sample import Sample
 from hieroaction.datasets.score_rule import JUDGE_COUNTS, SCORE_RULE_TOLERANCE, expected_score
@@ -195,13 +195,22 @@ def _score_rule_ok(sample: Sample) -> tuple[bool | None, float | None]:
     return abs(expected - float(sample.final_score)) <= SCORE_RULE_TOLERANCE, round(expected, 4)
 
 
-def build_table(samples: Sequence[Sample], media_root: str | Path | None = None):
+def _path_allowed(sample: Sample, allow_outside_root: bool) -> bool | None:
+    if allow_outside_root:
+        return None
+    return path_problem(getattr(sample.video, "path", "") or "") is None
+
+
+def build_table(
+    samples: Sequence[Sample], media_root: str | Path | None = None, allow_outside_root: bool | None = None
+):
     """The pandas table GX validates (also handy for summaries). Row ``_row`` is the index into ``samples``."""
     import pandas as pd
 
     from hieroaction.datasets.finediving import FINEDIVING_SUBACTIONS
 
     known = set(FINEDIVING_SUBACTIONS)
+    allow = allow_outside_default(allow_outside_root)
     splits_of_id: dict[Any, set] = defaultdict(set)
     splits_of_clip: dict[Any, set] = defaultdict(set)
     for s in samples:
@@ -216,7 +225,7 @@ def build_table(samples: Sequence[Sample], media_root: str | Path | None = None)
         id_splits = splits_of_id[s.sample_id]
         clip_splits = splits_of_clip[(s.video.kind, s.video.path, start, end)]
         problem = steps_problem(s) if s.steps else None
-        media_reason = missing_media(s, media_root) if media_root is not None else None
+        media_reason = missing_media(s, media_root, allow_outside_root=allow) if media_root is not None else None
         rows.append(
             {
                 _ROW: i,
@@ -240,6 +249,7 @@ def build_table(samples: Sequence[Sample], media_root: str | Path | None = None)
                 "frame_labels_match": _frame_labels_match(s),
                 "steps_valid": (problem is None) if s.steps else None,
                 "subactions_known": (not _unknown_subactions(s, known)) if s.dataset == "finediving" else None,
+                "media_path_allowed": _path_allowed(s, allow),
                 "media_present": (media_reason is None) if media_root is not None else None,
                 "score_rule_ok": rule_ok,
                 "score_expected": expected,
@@ -264,7 +274,9 @@ def _is_true(column: str) -> Callable[[Any], Any]:
     return lambda gxe: gxe.ExpectColumnValuesToBeInSet(column=column, value_set=[True])
 
 
-def build_rules(media_root: str | Path | None, known_subactions: set[int]) -> list[Rule]:
+def build_rules(
+    media_root: str | Path | None, known_subactions: set[int], allow_outside_root: bool = False
+) -> list[Rule]:
     rules: list[Rule] = []
     for column in REQUIRED_COLUMNS:
         if column.startswith("video_") or column.endswith("_frame"):
@@ -410,6 +422,17 @@ def build_rules(media_root: str | Path | None, known_subactions: set[int]) -> li
             lambda s, row: _unknown_subactions(s, known_subactions),
         ),
     ]
+    if not allow_outside_root:
+        rules.append(
+            Rule(
+                "media_path_allowed",
+                "media_path_allowed",
+                "video.path",
+                "media path must stay inside the media root",
+                _is_true("media_path_allowed"),
+                lambda s, row: f"{s.video.path!r}: {path_problem(s.video.path or '')}",
+            )
+        )
     if media_root is not None:
         rules.append(
             Rule(
@@ -418,7 +441,7 @@ def build_rules(media_root: str | Path | None, known_subactions: set[int]) -> li
                 "video.path",
                 "media not found under the media root",
                 _is_true("media_present"),
-                lambda s, row: missing_media(s, media_root),
+                lambda s, row: missing_media(s, media_root, allow_outside_root=allow_outside_root),
             )
         )
     rules.append(
@@ -501,18 +524,23 @@ def _name(sample: Sample, row: int) -> str:
     return f"<sample #{row} without id, video {getattr(sample.video, 'path', None)!r}>"
 
 
-def validate_samples(samples: Sequence[Sample], media_root: str | Path | None = None) -> ValidationReport:
+def validate_samples(
+    samples: Sequence[Sample], media_root: str | Path | None = None, *, allow_outside_root: bool | None = None
+) -> ValidationReport:
     """Check samples against every rule; quarantine rejections (with sample id, field, value, reason).
 
-    ``media_root``: when given, each sample's frame folder / video file must exist under it.
+    ``media_root``: when given, each sample's frame folder / video file must exist under it (symlinks resolved).
+    Media paths that are absolute, climb out with ``..`` or are URLs are rejected unless ``allow_outside_root``
+    (default: the ``HIEROACTION_ALLOW_OUTSIDE_MEDIA_ROOT`` switch, off).
     """
     from hieroaction.datasets.finediving import FINEDIVING_SUBACTIONS
 
     samples = list(samples)
     if not samples:
         return ValidationReport([], [], {}, {}, [], [], True)
-    table = build_table(samples, media_root)
-    rules = build_rules(media_root, set(FINEDIVING_SUBACTIONS))
+    allow = allow_outside_default(allow_outside_root)
+    table = build_table(samples, media_root, allow)
+    rules = build_rules(media_root, set(FINEDIVING_SUBACTIONS), allow)
     by_name = {r.name: r for r in rules}
     gx_result = _run_gx(table, rules)
     records = table.to_dict("records")

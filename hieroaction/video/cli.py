@@ -28,6 +28,8 @@ def register(subparsers) -> None:
     extract.add_argument("--split", choices=("train", "test"), help="only this split")
     extract.add_argument("--limit", type=int, help="only the first N samples")
     extract.add_argument("--overwrite", action="store_true", help="re-extract clips that already exist")
+    extract.add_argument("--allow-outside-media-root", action="store_true",
+                         help="also read absolute paths, '..' and links out of --media-root (off: they are quarantined)")
     extract.add_argument("--strict", action="store_true", help="exit 1 when any sample was quarantined")
     extract.set_defaults(func=run_extract)
 
@@ -56,7 +58,7 @@ def run_extract(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     result = extract_frames(samples, args.media_root, args.out, settings, workers=args.workers,
-                            overwrite=args.overwrite)
+                            overwrite=args.overwrite, allow_outside_root=args.allow_outside_media_root or None)
     summary = result.to_dict()
     summary["quarantine_file"] = str(result.quarantine_file)
     summary["annotation_quarantined"] = len(loaded.quarantined)

@@ -29,29 +29,44 @@ DEFAULT_SEEK_GAP = 48
 _CONTAINER_MAGIC = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (0, b"RIFF"), (0, b"OggS"), (0, b"FLV"), (0, b"\x00\x00\x01\xba"))
 
 
-def read_frames(video, indices, *, media_root=None, size=None, seek_gap: int = DEFAULT_SEEK_GAP) -> np.ndarray:
+def read_frames(
+    video,
+    indices,
+    *,
+    media_root=None,
+    size=None,
+    seek_gap: int = DEFAULT_SEEK_GAP,
+    allow_outside_root: bool | None = None,
+) -> np.ndarray:
     """Frames ``indices`` of a clip as ``(T, H, W, 3)`` uint8, in the order asked (repeats allowed).
 
     ``video`` is a :class:`VideoRef` (indices relative to its ``start_frame``; relative paths resolved against
     ``media_root``) or a path to a video file / frame folder (indices are then frame numbers from 0). Indices before
     the first available frame are clamped to it (the CoRe window of a short clip). ``size`` is ``(height, width)``,
     an int for a square, or ``None`` to keep the source size. Raises :class:`MediaError` for bad media.
+    A :class:`VideoRef` path must stay inside ``media_root`` (symlinks too; frame files of a folder included) unless
+    ``allow_outside_root`` (see :func:`hieroaction.datasets.media.confined_path`): else ``MediaError("outside-root")``.
     """
+    from hieroaction.datasets.media import MediaPathError, confined_path
+
     indices = np.asarray(indices, dtype=np.int64).reshape(-1)
     if indices.size == 0:
         raise ValueError("no frame indices given")
     target = parse_size(size)
+    root = None
     if isinstance(video, VideoRef):
-        path = Path(video.path)
-        if not path.is_absolute() and media_root is not None:
-            path = Path(media_root) / path
+        try:
+            path = confined_path(video.path, media_root, allow_outside_root=allow_outside_root)
+        except MediaPathError as exc:
+            raise MediaError("outside-root", exc.path, exc.reason) from None
+        root = media_root
         kind, start, needed = video.kind, video.start_frame, video.end_frame - video.start_frame + 1
     else:
         path = Path(video)
         kind = "frames" if path.is_dir() else "video"
         start, needed = 0, None
     if kind == "frames":
-        return _read_folder(path, indices, target, needed)
+        return _read_folder(path, indices, target, needed, root, allow_outside_root)
     absolute = np.maximum(indices + start, 0)
     if needed is not None:
         # The annotation promises frames up to end_frame: asking for the last one proves the video is long enough.
@@ -84,7 +99,11 @@ def list_frame_files(folder) -> list[Path]:
     return [path for _, path in numbered]
 
 
-def _read_folder(folder: Path, indices: np.ndarray, target, needed: int | None) -> np.ndarray:
+def _read_folder(
+    folder: Path, indices: np.ndarray, target, needed: int | None, root=None, allow_outside_root: bool | None = None
+) -> np.ndarray:
+    from hieroaction.datasets.media import inside_root
+
     files = list_frame_files(folder)
     if needed is not None and len(files) < needed:
         raise MediaError("too-few-frames", folder, f"folder has {len(files)} frames, the annotation needs {needed}")
@@ -95,6 +114,8 @@ def _read_folder(folder: Path, indices: np.ndarray, target, needed: int | None) 
         )
     cache: dict[int, np.ndarray] = {}
     for position in np.unique(positions).tolist():
+        if root is not None and not inside_root(files[position], root, allow_outside_root=allow_outside_root):
+            raise MediaError("outside-root", files[position], "frame file is a link leading out of the media root")
         image = _load_image(files[position], target)
         if target is None:
             target = (image.shape[0], image.shape[1])  # later frames of another size are resized to the first's

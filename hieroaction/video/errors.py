@@ -17,6 +17,9 @@ MEDIA_ERROR_KINDS = (
     "corrupt-image",  # a frame file of a folder cannot be decoded
     "too-few-frames",  # the media ends before the annotated frames do
     "bad-name",  # frame files whose names are not frame numbers
+    "outside-root",  # the media path leaves the media root (absolute, '..', URL, symlink) and was not opened
+    "too-large",  # the headers declare more pixels or frames than the configured budget allows
+    "unreadable",  # the operating system refused to open or read the file
 )
 
 

@@ -78,12 +78,14 @@ def extract_frames(
     *,
     progress: bool = True,
     overwrite: bool = False,
+    allow_outside_root: bool | None = None,
 ) -> ExtractResult:
     """Sample, resize and store the frames of every sample; see :class:`ExtractResult` for what comes back.
 
     Runs ``workers`` samples at a time in threads (PyAV and PIL decode without holding the GIL). The quarantine
     record ``<out>/<settings.key>/quarantine.jsonl`` is rewritten at the end of each run: it lists what this run
-    could not extract (a rerun retries earlier failures).
+    could not extract (a rerun retries earlier failures). Media paths must stay inside ``media_root`` unless
+    ``allow_outside_root`` (see :mod:`hieroaction.datasets.media`).
     """
     from tqdm.auto import tqdm
 
@@ -104,7 +106,7 @@ def extract_frames(
             continue
         seen.add(sample.sample_id)
         path = clip_path(out_dir, sample, settings)
-        if not overwrite and is_complete(path) and not _media_is_newer(sample, media_root, path):
+        if not overwrite and is_complete(path) and not _media_is_newer(sample, media_root, path, allow_outside_root):
             result.skipped.append(sample.sample_id)
             result.paths[sample.sample_id] = path
         else:
@@ -113,7 +115,7 @@ def extract_frames(
     def work(item: tuple[Sample, Path]):
         sample, path = item
         try:
-            frames = _sample_frames(sample, media_root, settings)
+            frames = _sample_frames(sample, media_root, settings, allow_outside_root)
         except MediaError as exc:
             return sample, path, Quarantined(sample.sample_id, "video", exc.path, f"{exc.kind}: {exc.detail}")
         except ValueError as exc:  # e.g. an impossible frame range in the annotation
@@ -144,24 +146,26 @@ def _collect(outcomes, result: ExtractResult, bar) -> None:
         bar.update(1)
 
 
-def _media_is_newer(sample: Sample, media_root, clip: Path) -> bool:
+def _media_is_newer(sample: Sample, media_root, clip: Path, allow_outside_root: bool | None = None) -> bool:
     """True when the video file (or frame folder) changed after ``clip`` was written: a re-rendered or replaced
-    video under the same name must not be served from its stale clip. Remote media cannot be checked (False)."""
-    from hieroaction.datasets.media import is_remote, media_path
+    video under the same name must not be served from its stale clip. A path that may not be used counts as
+    changed, so extraction runs again and quarantines it with the reason."""
+    from hieroaction.datasets.media import MediaPathError, media_path
 
-    if is_remote(sample.video.path):
-        return False
     try:
-        return media_path(sample.video, media_root).stat().st_mtime_ns > clip.stat().st_mtime_ns
-    except OSError:
-        return True  # gone or unreadable: extract again, which quarantines it with the reason
+        path = media_path(sample.video, media_root, allow_outside_root=allow_outside_root)
+        return path.stat().st_mtime_ns > clip.stat().st_mtime_ns
+    except (OSError, MediaPathError):
+        return True  # gone, unreadable or not allowed: extract again, which quarantines it with the reason
 
 
-def _sample_frames(sample: Sample, media_root, settings: FrameSettings) -> np.ndarray:
+def _sample_frames(sample: Sample, media_root, settings: FrameSettings, allow_outside_root=None) -> np.ndarray:
     if sample.num_frames < 1:
         raise ValueError(f"end_frame {sample.video.end_frame} is before start_frame {sample.video.start_frame}")
     indices = settings.indices(sample.num_frames)
-    return read_frames(sample.video, indices, media_root=media_root, size=settings.size)
+    return read_frames(
+        sample.video, indices, media_root=media_root, size=settings.size, allow_outside_root=allow_outside_root
+    )
 
 
 def _write_records(folder: Path, result: ExtractResult) -> None:

@@ -184,12 +184,13 @@ def test_media_present(tmp_path, finediving, mtl_release):
     (tmp_path / frames_ok.video.path / f"{frames_ok.video.start_frame}.jpg").write_bytes(b"\xff\xd8")
     video_ok, video_missing = mtl_release.samples[0], _video(mtl_release.samples[1], path="27.mp4")
     (tmp_path / video_ok.video.path).write_bytes(b"\x00")
-    remote = _video(mtl_release.samples[2], path="s3://bucket/03.mp4")  # checked by whoever downloads it
+    remote = _video(mtl_release.samples[2], path="s3://bucket/03.mp4")  # a URL is not a path under the root
     report = validate_samples(
         [frames_ok, frames_empty, frames_missing, video_ok, video_missing, remote], media_root=tmp_path
     )
-    assert [s.sample_id for s in report.good] == [frames_ok.sample_id, video_ok.sample_id, remote.sample_id]
+    assert [s.sample_id for s in report.good] == [frames_ok.sample_id, video_ok.sample_id]
     reasons = {q.sample_id: (q.field, q.value) for q in report.quarantined}
+    assert "URL" in reasons[remote.sample_id][1]
     assert reasons[frames_empty.sample_id][0] == "video.path" and "no images" in reasons[frames_empty.sample_id][1]
     assert "frame folder not found" in reasons[frames_missing.sample_id][1]
     assert "video file not found" in reasons[video_missing.sample_id][1]
