@@ -48,6 +48,32 @@ class Quarantined:
         return f"{self.sample_id}: {self.field}={_short(self.value)}: {self.reason}"
 
 
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as one short line: its type and message, whitespace collapsed (for quarantine reasons)."""
+    text = " ".join(str(exc).split()) or "(no message)"
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {text}"
+
+
+def quarantine_exception(sample_id: str, field: str, value: Any, exc: BaseException, kind: str = "error") -> Quarantined:
+    """The record for a sample whose processing raised ``exc``: ``reason`` is ``"<kind>: <Type>: <message>"``."""
+    return Quarantined(str(sample_id), field, value, f"{kind}: {one_line(exc)}")
+
+
+def isolate(sample_id: str, field: str, value: Any, work, *args, kind: str = "error", **kwargs):
+    """Run ``work(*args, **kwargs)`` for one sample: ``(result, None)``, or ``(None, Quarantined)`` when it raised.
+
+    The per-sample isolation policy shared by extraction, evaluation and training data loading: whatever one sample
+    raises (``Exception``, including ``MemoryError`` and ``RecursionError``) quarantines that sample with a one-line
+    reason and the caller goes on with the next one. ``KeyboardInterrupt``/``SystemExit`` still stop the run.
+    """
+    try:
+        return work(*args, **kwargs), None
+    except Exception as exc:  # noqa: BLE001 - the policy is exactly "anything one sample raises"
+        return None, quarantine_exception(sample_id, field, value, exc, kind)
+
+
 @dataclass
 class LoadResult:
     """Samples read from one source. ``warnings`` counts soft problems by name; ``warning_samples`` lists who."""

@@ -13,20 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from hieroaction.datasets.records import Quarantined, quarantine_exception
 from hieroaction.datasets.sample import Sample
 
-
-@dataclass(frozen=True)
-class QuarantinedSample:
-    """A sample left out of the evaluation, and why (reported with its counts)."""
-
-    sample_id: str
-    field: str
-    value: str
-    reason: str
-
-    def to_dict(self) -> dict:
-        return {"sample_id": self.sample_id, "field": self.field, "value": self.value, "reason": self.reason}
+# One quarantine record for datasets, extraction, training and evaluation (``to_dict`` keys: id, field, value, reason).
+QuarantinedSample = Quarantined
 
 
 @dataclass(frozen=True)
@@ -87,8 +78,11 @@ def load_available(
     for sample in tqdm(samples, desc="loading clips", unit="clip", disable=not progress):
         try:
             clip = check_clip(source.load(sample), sample.sample_id)  # the check training and assess apply
-        except (MediaError, FileNotFoundError, ValueError, OSError) as exc:
-            bad.append(QuarantinedSample(sample.sample_id, "video", sample.video.path, f"{type(exc).__name__}: {exc}"))
+        except MediaError as exc:
+            bad.append(Quarantined(sample.sample_id, "video", sample.video.path, f"{exc.kind}: {exc.detail}"))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one sample's failure never stops the run (datasets.records.isolate)
+            bad.append(quarantine_exception(sample.sample_id, "video", sample.video.path, exc))
             continue
         good.append(sample)
         clips.append(clip)

@@ -1,7 +1,9 @@
 """``hieroaction frames extract``: sample, resize and store clip frames for a dataset (resumable, atomic).
 
 Writes ``<out>/<settings key>/<sample id>.<source hash>.npy`` per good sample plus ``quarantine.jsonl`` and
-``summary.json`` beside them; prints the summary. Exit code 0 unless ``--strict`` and something was quarantined.
+``summary.json`` beside them (always, even when samples fail); prints the summary. Exit codes: 0 every sample
+extracted; 3 finished, but some samples were quarantined (listed in ``quarantine.jsonl``); 2 a user error (one line
+on stderr).
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
+EXIT_QUARANTINED = 3
 
 
 def register(subparsers) -> None:
@@ -30,7 +34,7 @@ def register(subparsers) -> None:
     extract.add_argument("--overwrite", action="store_true", help="re-extract clips that already exist")
     extract.add_argument("--allow-outside-media-root", action="store_true",
                          help="also read absolute paths, '..' and links out of --media-root (off: they are quarantined)")
-    extract.add_argument("--strict", action="store_true", help="exit 1 when any sample was quarantined")
+
     extract.set_defaults(func=run_extract)
 
 
@@ -63,4 +67,4 @@ def run_extract(args: argparse.Namespace) -> int:
     summary["quarantine_file"] = str(result.quarantine_file)
     summary["annotation_quarantined"] = len(loaded.quarantined)
     print(json.dumps(summary, ensure_ascii=False))
-    return 1 if args.strict and result.quarantined else 0
+    return EXIT_QUARANTINED if result.quarantined or loaded.quarantined else 0

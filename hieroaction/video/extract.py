@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hieroaction.datasets.records import Quarantined
+from hieroaction.datasets.records import Quarantined, isolate, quarantine_exception
 from hieroaction.datasets.sample import Sample
 from hieroaction.video.decode import read_frames
 from hieroaction.video.errors import MediaError
@@ -96,44 +96,69 @@ def extract_frames(
     remove_stale_partials(folder)
     result = ExtractResult(out_dir=out_dir, settings=settings)
 
-    todo: list[tuple[Sample, Path]] = []
-    seen: set[str] = set()
-    for sample in samples:
-        if sample.sample_id in seen:
-            result.quarantined.append(
-                Quarantined(sample.sample_id, "sample_id", sample.sample_id, "duplicate: sample id appears twice")
-            )
-            continue
-        seen.add(sample.sample_id)
-        path = clip_path(out_dir, sample, settings)
-        if not overwrite and is_complete(path) and not _media_is_newer(sample, media_root, path, allow_outside_root):
-            result.skipped.append(sample.sample_id)
-            result.paths[sample.sample_id] = path
-        else:
-            todo.append((sample, path))
+    try:
+        todo: list[tuple[Sample, Path]] = []
+        seen: set[str] = set()
+        for sample in samples:
+            sid = getattr(sample, "sample_id", None)
+            if sid in seen:
+                result.quarantined.append(Quarantined(sid, "sample_id", sid, "duplicate: sample id appears twice"))
+                continue
+            seen.add(sid)
+            state, problem = isolate(sid, "sample_id", sid, _plan, sample, out_dir, settings, media_root,
+                                     overwrite, allow_outside_root)
+            if problem is not None:
+                result.quarantined.append(problem)
+            elif state[1]:
+                result.skipped.append(sid)
+                result.paths[sid] = state[0]
+            else:
+                todo.append((sample, state[0]))
 
-    def work(item: tuple[Sample, Path]):
-        sample, path = item
-        try:
-            frames = _sample_frames(sample, media_root, settings, allow_outside_root)
-        except MediaError as exc:
-            return sample, path, Quarantined(sample.sample_id, "video", exc.path, f"{exc.kind}: {exc.detail}")
-        except ValueError as exc:  # e.g. an impossible frame range in the annotation
-            value = [sample.video.start_frame, sample.video.end_frame]
-            return sample, path, Quarantined(sample.sample_id, "video.frames", value, f"bad-range: {exc}")
-        write_atomic(path, frames)
-        return sample, path, None
+        def work(item: tuple[Sample, Path]):
+            sample, path = item
+            return sample, path, _extract_one(sample, path, media_root, settings, allow_outside_root)
 
-    with tqdm(total=len(todo), desc=f"frames {settings.key}", unit="clip", disable=not progress) as bar:
-        if workers <= 1 or len(todo) <= 1:
-            outcomes = map(work, todo)
-            _collect(outcomes, result, bar)
-        else:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
-                _collect(pool.map(work, todo), result, bar)
-
-    _write_records(folder, result)
+        with tqdm(total=len(todo), desc=f"frames {settings.key}", unit="clip", disable=not progress) as bar:
+            if workers <= 1 or len(todo) <= 1:
+                _collect(map(work, todo), result, bar)
+            else:
+                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
+                    _collect(pool.map(work, todo), result, bar)
+    finally:  # the summary and the quarantine record are written whatever happened (even on Ctrl-C)
+        _write_records(folder, result)
     return result
+
+
+def _plan(sample: Sample, out_dir: Path, settings, media_root, overwrite: bool, allow_outside_root):
+    """``(clip path, already done)`` for one sample."""
+    path = clip_path(out_dir, sample, settings)
+    done = not overwrite and is_complete(path) and not _media_is_newer(sample, media_root, path, allow_outside_root)
+    return path, done
+
+
+def _extract_one(sample: Sample, path: Path, media_root, settings, allow_outside_root) -> Quarantined | None:
+    """Read, decode, resize and write one clip; whatever it raises becomes its quarantine record (one line)."""
+    try:
+        frames = _sample_frames(sample, media_root, settings, allow_outside_root)
+    except MediaError as exc:
+        return Quarantined(sample.sample_id, "video", exc.path, f"{exc.kind}: {' '.join(exc.detail.split())}")
+    except FrameRangeError as exc:  # an impossible or too long frame range in the annotation
+        value = [sample.video.start_frame, sample.video.end_frame]
+        return Quarantined(sample.sample_id, "video.frames", value, f"bad-range: {exc}")
+    except OSError as exc:
+        return quarantine_exception(sample.sample_id, "video", sample.video.path, exc, "unreadable")
+    except Exception as exc:  # noqa: BLE001 - one sample's failure never stops the run (see records.isolate)
+        return quarantine_exception(sample.sample_id, "video", sample.video.path, exc, "error")
+    try:
+        write_atomic(path, frames)
+    except Exception as exc:  # noqa: BLE001 - disk full, name too long, permission: this clip only
+        return quarantine_exception(sample.sample_id, "clip", str(path), exc, "write-failed")
+    return None
+
+
+class FrameRangeError(ValueError):
+    """The annotation's frame range cannot be sampled (empty, or longer than the configured cap)."""
 
 
 def _collect(outcomes, result: ExtractResult, bar) -> None:
@@ -161,8 +186,11 @@ def _media_is_newer(sample: Sample, media_root, clip: Path, allow_outside_root: 
 
 def _sample_frames(sample: Sample, media_root, settings: FrameSettings, allow_outside_root=None) -> np.ndarray:
     if sample.num_frames < 1:
-        raise ValueError(f"end_frame {sample.video.end_frame} is before start_frame {sample.video.start_frame}")
-    indices = settings.indices(sample.num_frames)
+        raise FrameRangeError(f"end_frame {sample.video.end_frame} is before start_frame {sample.video.start_frame}")
+    try:
+        indices = settings.indices(sample.num_frames)
+    except ValueError as exc:
+        raise FrameRangeError(str(exc)) from None
     return read_frames(
         sample.video, indices, media_root=media_root, size=settings.size, allow_outside_root=allow_outside_root
     )

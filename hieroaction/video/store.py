@@ -25,13 +25,16 @@ from hieroaction.video.sampling import FrameSettings
 
 TMP_MARK = ".partial-"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_SAFE_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+MAX_PART_CHARS = 64  # file-name component kept verbatim (well under the 255-byte limit once the suffix is added)
+MAX_ID_PARTS = 6  # folder depth an id may ask for
 
 
 def source_hash(sample: Sample) -> str:
     """8 hex digits identifying what the pixels come from (media path, kind and frame range)."""
     video = sample.video
     text = f"{video.kind}|{video.path}|{video.start_frame}|{video.end_frame}"
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
 def settings_dir(out_dir, settings: FrameSettings) -> Path:
@@ -39,11 +42,28 @@ def settings_dir(out_dir, settings: FrameSettings) -> Path:
     return Path(out_dir) / settings.key
 
 
+def id_parts(sample_id: str) -> list[str]:
+    """Path components for a sample id: safe, bounded and unique.
+
+    An id made of at most ``MAX_ID_PARTS`` ``/``-separated plain names (letters, digits, ``._-``, not starting with
+    a dot, at most ``MAX_PART_CHARS`` each) is used verbatim, so the file name shows the id. Any other id (empty
+    parts, ``..``, spaces, slashes in odd places, 10 000 characters) is mapped to sanitised, shortened parts plus
+    ``~<hash of the whole id>`` on the last one: ``~`` never occurs in a verbatim name, so two ids never share a file.
+    """
+    text = str(sample_id)
+    raw = text.split("/")
+    if 0 < len(raw) <= MAX_ID_PARTS and all(len(p) <= MAX_PART_CHARS and _SAFE_PART.fullmatch(p) for p in raw):
+        return raw
+    parts = [_UNSAFE.sub("_", p).lstrip(".")[:MAX_PART_CHARS] for p in raw[:MAX_ID_PARTS]]
+    parts = [p for p in parts if p.strip("_")] or ["id"]
+    digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    parts[-1] = f"{parts[-1]}~{digest}"
+    return parts
+
+
 def clip_path(out_dir, sample: Sample, settings: FrameSettings) -> Path:
-    """``<out>/<settings.key>/<sample id parts>.<source hash>.npy``; id parts are sanitised path components."""
-    parts = [_UNSAFE.sub("_", part) for part in sample.sample_id.split("/") if part not in ("", ".", "..")]
-    if not parts:
-        raise ValueError(f"sample id {sample.sample_id!r} gives no usable file name")
+    """``<out>/<settings.key>/<sample id parts>.<source hash>.npy``; see :func:`id_parts` for the id mapping."""
+    parts = id_parts(sample.sample_id)
     parts[-1] = f"{parts[-1]}.{source_hash(sample)}.npy"
     return settings_dir(out_dir, settings).joinpath(*parts)
 

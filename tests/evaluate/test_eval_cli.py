@@ -53,9 +53,9 @@ def test_evaluate_quarantines_bad_media_for_every_system(rendered, tiny_checkpoi
 
     samples = read_jsonl(rendered["table"])
     test = [s for s in samples if s.split == "test"]
-    broken = rendered["media"].parent / "broken.mp4"
+    broken = rendered["media"] / "broken.mp4"
     broken.write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not really a video")
-    samples = [replace(s, video=replace(s.video, path=str(broken))) if s.sample_id == test[0].sample_id else s
+    samples = [replace(s, video=replace(s.video, path=broken.name)) if s.sample_id == test[0].sample_id else s
                for s in samples]
     table = tmp_path / "samples.jsonl"
     write_jsonl(samples, table)
@@ -65,7 +65,7 @@ def test_evaluate_quarantines_bad_media_for_every_system(rendered, tiny_checkpoi
     report = json.loads((out / "report.json").read_text())
     assert report["data"]["n_samples"] == 2
     (bad,) = report["data"]["quarantined"]
-    assert bad["sample_id"] == test[0].sample_id and bad["field"] == "video" and "truncated" in bad["reason"]
+    assert bad["id"] == test[0].sample_id and bad["field"] == "video" and "truncated" in bad["reason"]
 
 
 def test_assess_a_fresh_mp4(fresh_mp4, tiny_checkpoint, evaluate_cli, capsys):

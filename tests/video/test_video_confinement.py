@@ -113,7 +113,7 @@ def test_frames_extract_quarantines_escapes_and_keeps_good(roots, tmp_path, caps
     code = main(["frames", "extract", "manifest", str(manifest), "--media-root", str(root), "--out", str(out),
                  "--count", "3", "--size", "16x16", "--workers", "1"])
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert code == 0  # TEMP
+    assert code == 3
     assert summary["written"] == 1 and summary["quarantined"] == 5
     assert summary["quarantine_reasons"] == {"outside-root": 5}
     assert [p.name.split(".")[0] for p in out.rglob("*.npy")] == ["ok"]
