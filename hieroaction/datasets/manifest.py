@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from hieroaction.datasets.media import missing_media
-from hieroaction.datasets.records import DatasetReadError, LoadResult, Quarantined
+from hieroaction.datasets.records import DatasetReadError, LoadResult, Quarantined, quarantine_exception
 from hieroaction.datasets.sample import Sample, Step, VideoRef, steps_from_frame_labels
 
 DEFAULT_DATASET = "manifest"
@@ -99,25 +99,81 @@ def load_manifest(
 
         subaction_names = FINEDIVING_SUBACTIONS
     samples: list[Sample] = []
+    origins: list[str] = []
     quarantined: list[Quarantined] = []
+    first_line: dict[str, str] = {}
     for row_id, row in _read_rows(path, fmt, quarantined):
-        sid = str(row.get("sample_id") or row_id)
+        sid = _row_sample_id(row, row_id)
         try:
             sample = sample_from_row(row, subaction_names)
         except _RowProblem as exc:
-            quarantined.append(Quarantined(sid, exc.field, exc.value, exc.reason))
+            quarantined.append(Quarantined(sid, exc.field, exc.value, exc.reason, where=row_id))
             continue
+        except (RecursionError, MemoryError, ValueError, TypeError) as exc:  # a hostile row, not a bug
+            quarantined.append(_with_where(quarantine_exception(sid, "row", None, exc, "bad-row"), row_id))
+            continue
+        if sample.sample_id in first_line:
+            reason = f"duplicate sample_id: the first row with it ({first_line[sample.sample_id]}) is kept"
+            quarantined.append(Quarantined(sid, "sample_id", sample.sample_id, reason, where=row_id))
+            continue
+        first_line[sample.sample_id] = row_id
         if media_root is not None:
             reason = missing_media(sample, media_root, allow_outside_root=allow_outside_root)
             if reason:
-                quarantined.append(Quarantined(sid, "video_path", sample.video.path, reason))
+                quarantined.append(Quarantined(sid, "video_path", sample.video.path, reason, where=row_id))
                 continue
         samples.append(sample)
-    return LoadResult(samples, quarantined, {}, {}, source=str(path))
+        origins.append(row_id)
+    return LoadResult(samples, quarantined, {}, {}, source=str(path), origins=origins)
+
+
+MAX_LINE_CHARS = 1_000_000  # one manifest row (a JSON line or a CSV record)
+MAX_CELL_CHARS = 131_072  # one CSV cell (Python's csv default limit, kept: larger cells are quarantined)
+MAX_JSON_DEPTH = 16  # nesting in any JSON value of a row
+MAX_ID_CHARS = 512
+
+
+def _row_sample_id(row: Mapping[str, Any], row_id: str) -> str:
+    """The row's sample id for messages (its line when it has none, or a useless one)."""
+    value = row.get("sample_id")
+    if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+        text = str(value)
+        return text if len(text) <= 80 else text[:77] + "..."
+    return row_id
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, without recursion (a hostile value may be thousands deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_JSON_DEPTH:
+            return depth
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _parse_json(text: str) -> Any:
+    """``json.loads`` that reports hostile input as ``ValueError`` (nesting, size) instead of crashing."""
+    if len(text) > MAX_LINE_CHARS:
+        raise ValueError(f"longer than {MAX_LINE_CHARS:,} characters")
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg})") from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
 
 
 def _read_rows(path: Path, fmt: str, quarantined: list[Quarantined]) -> Iterable[tuple[str, dict[str, Any]]]:
-    """Yield (fallback id, row dict). Unparseable JSON lines are quarantined under ``<file>:<line>``."""
+    """Yield ("<file>:<line>", row dict). Unparseable or oversized rows are quarantined under ``<file>:<line>``."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -128,40 +184,71 @@ def _read_rows(path: Path, fmt: str, quarantined: list[Quarantined]) -> Iterable
                 continue
             row_id = f"{path.name}:{lineno}"
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                quarantined.append(Quarantined(row_id, "line", line[:200], f"not valid JSON ({exc.msg})"))
+                row = _parse_json(line)
+            except ValueError as exc:
+                quarantined.append(Quarantined(row_id, "line", line[:200], str(exc), where=row_id))
                 continue
             if not isinstance(row, dict):
-                quarantined.append(Quarantined(row_id, "line", row, "expected a JSON object per line"))
+                quarantined.append(Quarantined(row_id, "line", row, "expected a JSON object per line", where=row_id))
                 continue
             yield row_id, row
         return
-    reader = csv.DictReader(text.splitlines())
-    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    consumed = 0
+
+    def lines():
+        nonlocal consumed
+        for line in text.splitlines():
+            consumed += 1
+            yield line
+
+    reader = csv.DictReader(lines())
+    try:
+        fieldnames = reader.fieldnames or []
+    except csv.Error as exc:
+        raise ManifestError(f"{path}: line 1: cannot read the CSV header ({exc})") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in fieldnames]
     if missing:
         raise ManifestError(f"{path}: CSV manifest lacks required column(s) {', '.join(missing)}")
-    for lineno, row in enumerate(reader, start=2):
-        row_id = f"{path.name}:{lineno}"
+    while True:
+        start = consumed + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            row_id = f"{path.name}:{consumed}"
+            quarantined.append(Quarantined(row_id, "row", None, f"unreadable CSV record ({exc})", where=row_id))
+            continue
+        row_id = f"{path.name}:{start}"
+        sid = _row_sample_id(row, row_id)
         parsed: dict[str, Any] = {}
         for key, value in row.items():
             if key is None:
-                quarantined.append(Quarantined(row.get("sample_id") or row_id, "row", value, "more cells than columns"))
+                quarantined.append(Quarantined(sid, "row", value, "more cells than columns", where=row_id))
                 break
             value = "" if value is None else value
             if value.strip() == "":
                 continue
+            if len(value) > MAX_CELL_CHARS:
+                quarantined.append(
+                    Quarantined(sid, key, value[:200], f"cell longer than {MAX_CELL_CHARS:,} characters", where=row_id)
+                )
+                break
             if key in JSON_COLUMNS:
                 try:
-                    value = json.loads(value)
-                except json.JSONDecodeError as exc:
-                    quarantined.append(
-                        Quarantined(row.get("sample_id") or row_id, key, value, f"not valid JSON ({exc.msg})")
-                    )
+                    value = _parse_json(value)
+                except ValueError as exc:
+                    quarantined.append(Quarantined(sid, key, value, str(exc), where=row_id))
                     break
             parsed[key] = value
         else:
             yield row_id, parsed
+
+
+def _with_where(record: Quarantined, where: str) -> Quarantined:
+    from dataclasses import replace
+
+    return replace(record, where=where)
 
 
 def _need(row: Mapping[str, Any], name: str) -> Any:
@@ -169,6 +256,17 @@ def _need(row: Mapping[str, Any], name: str) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise _RowProblem(name, value, "required field is missing or empty")
     return value
+
+
+def _text(row: Mapping[str, Any], name: str, limit: int) -> str:
+    """A required text field: a string (or a plain number), at most ``limit`` characters."""
+    value = _need(row, name)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise _RowProblem(name, value, "expected text")
+    text = str(value)
+    if len(text) > limit:
+        raise _RowProblem(name, text[:80] + "...", f"longer than {limit} characters")
+    return text
 
 
 def _as_int(name: str, value: Any) -> int:
@@ -228,8 +326,8 @@ def sample_from_row(row: Mapping[str, Any], subaction_names: Mapping[int, str] |
             raise _RowProblem(
                 "video" if isinstance(exc, KeyError) else "row", str(exc), "not a canonical sample"
             ) from None
-    sid = str(_need(row, "sample_id"))
-    video_path = str(_need(row, "video_path"))
+    sid = _text(row, "sample_id", MAX_ID_CHARS)
+    video_path = _text(row, "video_path", 4096)
     start = _as_int("start_frame", _need(row, "start_frame"))
     end = _as_int("end_frame", _need(row, "end_frame"))
     code = _need(row, "action_code")
@@ -258,7 +356,7 @@ def sample_from_row(row: Mapping[str, Any], subaction_names: Mapping[int, str] |
     return Sample(
         sample_id=sid,
         dataset=str(row.get("dataset") or DEFAULT_DATASET),
-        split=str(_need(row, "split")),
+        split=_text(row, "split", 64),
         video=VideoRef(_video_kind(row, video_path), video_path, start, end),  # type: ignore[arg-type]
         action_code=code.strip().lower(),
         final_score=_as_float("final_score", _need(row, "final_score")),

@@ -35,17 +35,22 @@ class Quarantined:
     field: str
     value: Any
     reason: str
+    where: str = ""  # "<file>:<line>" when the sample came from a line of a file
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        record = {
             "id": self.sample_id,
             "field": self.field,
             "value": _jsonable(self.value),
             "reason": self.reason,
         }
+        if self.where:
+            record["where"] = self.where
+        return record
 
     def __str__(self) -> str:
-        return f"{self.sample_id}: {self.field}={_short(self.value)}: {self.reason}"
+        place = f"{self.where}: " if self.where else ""
+        return f"{place}{self.sample_id}: {self.field}={_short(self.value)}: {self.reason}"
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
@@ -83,6 +88,7 @@ class LoadResult:
     warnings: dict[str, int] = field(default_factory=dict)
     warning_samples: dict[str, list[str]] = field(default_factory=dict)
     source: str = ""
+    origins: list[str] = field(default_factory=list)  # "<file>:<line>" of each sample, when it came from a line
 
     @property
     def count_in(self) -> int:
@@ -106,17 +112,27 @@ class WarningTally:
         return {name: len(ids) for name, ids in sorted(self.samples.items())}
 
 
-def _jsonable(value: Any) -> Any:
-    """Quarantine values go into JSON reports: numpy scalars/arrays and tuples become plain Python."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
+MAX_VALUE_CHARS = 500  # a quarantined value is shown, not stored: a 10 MB cell is cut to this
+
+
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    """Quarantine values go into JSON reports: numpy scalars/arrays and tuples become plain Python; long or deeply
+    nested values (untrusted input) are cut short so a report never grows with the attack."""
+    if depth > 8:
+        return "..."
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        value = value.tolist()
     if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
+        items = [_jsonable(v, depth + 1) for v in value[:20]]
+        return items + ["..."] if len(value) > 20 else items
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if value is None or isinstance(value, bool | int | float | str):
+        items = list(value.items())
+        return {str(k)[:100]: _jsonable(v, depth + 1) for k, v in items[:20]}
+    if isinstance(value, str):
+        return value if len(value) <= MAX_VALUE_CHARS else value[:MAX_VALUE_CHARS] + "..."
+    if value is None or isinstance(value, bool | int | float):
         return value
-    return repr(value)
+    return _jsonable(repr(value), depth + 1)
 
 
 def _short(value: Any, limit: int = 80) -> str:

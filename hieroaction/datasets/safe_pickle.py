@@ -44,24 +44,92 @@ def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
     return text.encode("latin1")
 
 
+# What an allowed constructor may allocate: a 36-byte pickle can otherwise call ``bytearray(2**31)`` or
+# ``set(range(10**12))``. The public annotation files are a few MB; arrays in them are far below this.
+MAX_ALLOCATION_BYTES = 256 * 1024 * 1024
+
+
+def _check_size(what: str, count: int, item_bytes: int = 1) -> None:
+    if int(count) * max(1, int(item_bytes)) > MAX_ALLOCATION_BYTES:
+        raise pickle.UnpicklingError(
+            f"{what} of {int(count):,} items would allocate more than {MAX_ALLOCATION_BYTES:,} bytes"
+        )
+
+
+def _sized(what: str, arg: Any, item_bytes: int) -> None:
+    """Bound an argument that makes the constructor allocate: an int size or a lazy ``range``."""
+    if isinstance(arg, bool):
+        return
+    if isinstance(arg, int):
+        _check_size(what, arg, item_bytes)
+    elif isinstance(arg, range):
+        _check_size(what, len(arg), item_bytes)
+
+
+def _bytearray(*args):
+    if args:
+        _sized("bytearray", args[0], 1)
+    return bytearray(*args)
+
+
+def _set(*args):
+    if args:
+        _sized("set", args[0], 64)
+    return set(*args)
+
+
+def _frozenset(*args):
+    if args:
+        _sized("frozenset", args[0], 64)
+    return frozenset(*args)
+
+
+def _shape_items(shape: Any) -> int:
+    dims = (shape,) if isinstance(shape, int) else tuple(shape)
+    total = 1
+    for dim in dims:
+        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 0:
+            raise pickle.UnpicklingError(f"array shape {shape!r} is not a tuple of non-negative integers")
+        total *= dim
+        _check_size("array", total)
+    return total
+
+
+class _CheckedNdarray(np.ndarray):
+    """What the global ``numpy.ndarray`` resolves to: calling it (REDUCE/NEWOBJ) is size-checked and returns a
+    plain ``np.ndarray``; passed to ``_reconstruct`` as the subtype it is swapped back for ``np.ndarray``."""
+
+    def __new__(cls, shape=(), dtype=float, *args, **kwargs):
+        _check_size("array", _shape_items(shape), np.dtype(dtype).itemsize)
+        return np.ndarray.__new__(np.ndarray, shape, dtype, *args, **kwargs)
+
+
+def _ndarray_reconstruct(subtype, shape, dtype, *args):
+    if subtype is _CheckedNdarray:
+        subtype = np.ndarray
+    itemsize = 1 if isinstance(dtype, bytes | str) else np.dtype(dtype).itemsize
+    _check_size("array", _shape_items(shape), itemsize)
+    return _np_multiarray._reconstruct(subtype, shape, dtype, *args)
+
+
 # (module, name) -> the object to hand the unpickler. numpy <2 wrote ``numpy.core.*``; numpy 2 writes
 # ``numpy._core.*``: both map to numpy 2's real objects (going through ``numpy.core`` would warn about deprecation).
 _NUMPY_GLOBALS: dict[tuple[str, str], Any] = {}
 for _module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-    _NUMPY_GLOBALS[(_module, "_reconstruct")] = _np_multiarray._reconstruct
+    _NUMPY_GLOBALS[(_module, "_reconstruct")] = _ndarray_reconstruct
     _NUMPY_GLOBALS[(_module, "scalar")] = _np_multiarray.scalar
 for _module in ("numpy.core.numeric", "numpy._core.numeric"):
     _NUMPY_GLOBALS[(_module, "_frombuffer")] = np._core.numeric._frombuffer  # protocol-5 out-of-band arrays
-_NUMPY_GLOBALS[("numpy", "ndarray")] = np.ndarray
+_NUMPY_GLOBALS[("numpy", "ndarray")] = _CheckedNdarray
 _NUMPY_GLOBALS[("numpy", "dtype")] = np.dtype
 
 _BUILTIN_GLOBALS: dict[tuple[str, str], Any] = {
     ("builtins", name): obj
     for name, obj in {
-        "set": set,
-        "frozenset": frozenset,
+        "set": _set,
+        "frozenset": _frozenset,
         "complex": complex,
-        "bytearray": bytearray,
+        "bytearray": _bytearray,
         "slice": slice,
         "range": range,
     }.items()

@@ -62,6 +62,10 @@ def probe_video(path: Path) -> tuple[int, float | None]:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise AssessError(f"cannot read video {path}: the file has no video stream")
+            if _is_still_image(container):
+                raise AssessError(
+                    f"not a video: {path} is a still image ({container.format.name}); assess needs a video file"
+                )
             stream = container.streams.video[0]
             fps = float(stream.average_rate) if stream.average_rate else None
             if not count:
@@ -72,7 +76,26 @@ def probe_video(path: Path) -> tuple[int, float | None]:
         raise AssessError(f"cannot read video {path}: {exc}") from None
     if not count:
         raise AssessError(f"cannot read video {path}: no frames")
+    if count < 2:
+        raise AssessError(f"not a video: {path} holds a single frame")
     return int(count), fps
+
+
+def _is_still_image(container) -> bool:
+    """FFmpeg opens a PNG/JPEG/... as a one-frame "video" through its image demuxers: that is not a dive."""
+    names = set(str(container.format.name or "").split(","))
+    return any(name == "image2" or name.endswith("_pipe") for name in names)
+
+
+def _sampled_indices(path: Path, settings, count: int) -> list[int]:
+    """The sampler's indices, after checking it does not ask for more frames than the budget allows."""
+    from hieroaction.video.limits import LimitError, check_sampling
+
+    try:
+        check_sampling(settings, count)
+    except LimitError as exc:
+        raise AssessError(f"cannot read video {path}: {exc}") from None
+    return [int(i) for i in settings.indices(count)]
 
 
 def read_video_frames(path: Path, settings) -> tuple[object, int, list[int], float | None]:
@@ -80,7 +103,7 @@ def read_video_frames(path: Path, settings) -> tuple[object, int, list[int], flo
     from hieroaction.video import MediaError, read_frames
 
     count, fps = probe_video(path)
-    indices = [int(i) for i in settings.indices(count)]
+    indices = _sampled_indices(path, settings, count)
     try:
         frames = read_frames(path, indices, size=settings.size)
     except MediaError as exc:
@@ -99,7 +122,7 @@ def _read_decodable(path: Path, settings, fps):
         count = sum(1 for _ in container.decode(video=0))
     if not count:
         raise AssessError(f"cannot read video {path}: no decodable frames")
-    indices = [int(i) for i in settings.indices(count)]
+    indices = _sampled_indices(path, settings, count)
     try:
         return read_frames(path, indices, size=settings.size), count, indices, fps
     except MediaError as exc:

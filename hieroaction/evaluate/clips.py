@@ -35,6 +35,7 @@ class ClipSource:
     def load(self, sample: Sample) -> np.ndarray:
         """The sampled ``(T,H,W,3)`` uint8 frames of ``sample``; raises with the sample id when they cannot be had."""
         from hieroaction.video import load_clip, read_frames
+        from hieroaction.video.limits import check_sampling
 
         if self.frames_dir is not None:
             try:
@@ -42,6 +43,7 @@ class ClipSource:
             except FileNotFoundError:
                 if self.media_root is None:
                     raise
+        check_sampling(self.settings, sample.num_frames)
         indices = self.settings.indices(sample.num_frames)
         return read_frames(sample.video, indices, media_root=self.media_root, size=self.settings.size)
 

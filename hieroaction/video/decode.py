@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from hieroaction.datasets.sample import VideoRef
 from hieroaction.video.errors import MediaError
+from hieroaction.video.limits import DecodeLimits, LimitError
 from hieroaction.video.resize import resize_image
 from hieroaction.video.sampling import parse_size
 
@@ -37,6 +38,7 @@ def read_frames(
     size=None,
     seek_gap: int = DEFAULT_SEEK_GAP,
     allow_outside_root: bool | None = None,
+    limits: DecodeLimits | None = None,
 ) -> np.ndarray:
     """Frames ``indices`` of a clip as ``(T, H, W, 3)`` uint8, in the order asked (repeats allowed).
 
@@ -46,6 +48,8 @@ def read_frames(
     an int for a square, or ``None`` to keep the source size. Raises :class:`MediaError` for bad media.
     A :class:`VideoRef` path must stay inside ``media_root`` (symlinks too; frame files of a folder included) unless
     ``allow_outside_root`` (see :func:`hieroaction.datasets.media.confined_path`): else ``MediaError("outside-root")``.
+    ``limits`` (default: :meth:`DecodeLimits.from_env`) bound the frame size and count, checked from the headers
+    before decoding: over budget is ``MediaError("too-large")``.
     """
     from hieroaction.datasets.media import MediaPathError, confined_path
 
@@ -53,6 +57,7 @@ def read_frames(
     if indices.size == 0:
         raise ValueError("no frame indices given")
     target = parse_size(size)
+    limits = limits or DecodeLimits.from_env()
     root = None
     if isinstance(video, VideoRef):
         try:
@@ -65,15 +70,19 @@ def read_frames(
         path = Path(video)
         kind = "frames" if path.is_dir() else "video"
         start, needed = 0, None
+    try:
+        limits.check_frames(indices.size)
+    except LimitError as exc:
+        raise MediaError("too-large", path, str(exc)) from None
     if kind == "frames":
-        return _read_folder(path, indices, target, needed, root, allow_outside_root)
+        return _read_folder(path, indices, target, needed, root, allow_outside_root, limits)
     absolute = np.maximum(indices + start, 0)
     if needed is not None:
         # The annotation promises frames up to end_frame: asking for the last one proves the video is long enough.
         absolute_needed = np.unique(np.append(absolute, start + needed - 1))
     else:
         absolute_needed = np.unique(absolute)
-    decoded = _read_video(path, absolute_needed.tolist(), target, seek_gap)
+    decoded = _read_video(path, absolute_needed.tolist(), target, seek_gap, limits)
     return np.stack([decoded[int(i)] for i in absolute])
 
 
@@ -100,7 +109,13 @@ def list_frame_files(folder) -> list[Path]:
 
 
 def _read_folder(
-    folder: Path, indices: np.ndarray, target, needed: int | None, root=None, allow_outside_root: bool | None = None
+    folder: Path,
+    indices: np.ndarray,
+    target,
+    needed: int | None,
+    root=None,
+    allow_outside_root: bool | None = None,
+    limits: DecodeLimits | None = None,
 ) -> np.ndarray:
     from hieroaction.datasets.media import inside_root
 
@@ -112,23 +127,34 @@ def _read_folder(
         raise MediaError(
             "too-few-frames", folder, f"folder has {len(files)} frames, frame {int(positions.max())} was asked for"
         )
+    limits = limits or DecodeLimits.from_env()
     cache: dict[int, np.ndarray] = {}
-    for position in np.unique(positions).tolist():
+    unique = np.unique(positions).tolist()
+    for position in unique:
         if root is not None and not inside_root(files[position], root, allow_outside_root=allow_outside_root):
             raise MediaError("outside-root", files[position], "frame file is a link leading out of the media root")
-        image = _load_image(files[position], target)
+        image = _load_image(files[position], target, limits, len(unique))
         if target is None:
             target = (image.shape[0], image.shape[1])  # later frames of another size are resized to the first's
         cache[position] = image
     return np.stack([cache[int(p)] for p in positions])
 
 
-def _load_image(path: Path, target) -> np.ndarray:
+def _load_image(path: Path, target, limits: DecodeLimits | None = None, frames: int = 1) -> np.ndarray:
+    """Decode one frame file; its header's size is checked against ``limits`` before the pixels are decoded."""
+    limits = limits or DecodeLimits.from_env()
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as image:  # reads the header only
+            limits.check_frame(image.width, image.height)
+            kept = target or (image.height, image.width)
+            limits.check_clip(frames, kept[1], kept[0])
             image = resize_image(image, target)
             return np.asarray(image, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except LimitError as exc:
+        raise MediaError("too-large", path, str(exc)) from None
+    except Image.DecompressionBombError as exc:
+        raise MediaError("too-large", path, f"image header declares a decompression bomb: {exc}") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         kind = "zero-byte" if path.exists() and path.stat().st_size == 0 else "corrupt-image"
         raise MediaError(kind, path, f"cannot decode frame image: {exc}") from None
 
@@ -168,10 +194,15 @@ def probe_frame_count(path) -> int | None:
         container.close()
 
 
-def _read_video(path: Path, wanted: list[int], target, seek_gap: int) -> dict[int, np.ndarray]:
-    """Decode the sorted, unique absolute frame numbers ``wanted``; returns number -> (H, W, 3) uint8."""
+def _read_video(
+    path: Path, wanted: list[int], target, seek_gap: int, limits: DecodeLimits | None = None
+) -> dict[int, np.ndarray]:
+    """Decode the sorted, unique absolute frame numbers ``wanted``; returns number -> (H, W, 3) uint8.
+
+    The frame size the stream header declares is checked against ``limits`` before the first frame is decoded."""
     import av
 
+    limits = limits or DecodeLimits.from_env()
     container = _open_container(path)
     try:
         if not container.streams.video:
@@ -180,6 +211,13 @@ def _read_video(path: Path, wanted: list[int], target, seek_gap: int) -> dict[in
         codec = stream.codec_context
         if codec is None or codec.codec is None or not codec.codec.is_decoder:
             raise MediaError("unsupported-codec", path, "no decoder for the video stream's codec")
+        try:
+            width, height = int(codec.width or stream.width or 0), int(codec.height or stream.height or 0)
+            limits.check_frame(width, height)
+            kept = target or (height, width)
+            limits.check_clip(len(wanted), kept[1], kept[0])
+        except LimitError as exc:
+            raise MediaError("too-large", path, str(exc)) from None
         stream.thread_type = "AUTO"  # frame + slice threads: what makes full decodes competitive with the CLI
         reader = _FrameReader(container, stream, target, seek_gap)
         try:

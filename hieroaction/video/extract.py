@@ -20,6 +20,7 @@ from hieroaction.datasets.records import Quarantined, isolate, quarantine_except
 from hieroaction.datasets.sample import Sample
 from hieroaction.video.decode import read_frames
 from hieroaction.video.errors import MediaError
+from hieroaction.video.limits import check_sampling
 from hieroaction.video.sampling import FrameSettings
 from hieroaction.video.store import (
     clip_path,
@@ -188,6 +189,7 @@ def _sample_frames(sample: Sample, media_root, settings: FrameSettings, allow_ou
     if sample.num_frames < 1:
         raise FrameRangeError(f"end_frame {sample.video.end_frame} is before start_frame {sample.video.start_frame}")
     try:
+        check_sampling(settings, sample.num_frames)  # before the sampler allocates (``all`` over 10^12 frames)
         indices = settings.indices(sample.num_frames)
     except ValueError as exc:
         raise FrameRangeError(str(exc)) from None

@@ -15,7 +15,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "manifest"
 
 @pytest.mark.parametrize("suffix", ["jsonl", "csv"])
 def test_real_samples_round_trip(tmp_path, suffix, finediving, mtl_info, mtl_release):
-    samples = finediving.samples[::40] + mtl_info.samples[::40] + mtl_release.samples[:5]
+    info = mtl_info.samples[::40]
+    release = [s for s in mtl_release.samples[:10] if s.sample_id not in {i.sample_id for i in info}][:5]
+    samples = finediving.samples[::40] + info + release  # one row per id (a repeated id keeps only its first row)
     path = write_manifest(samples, tmp_path / f"manifest.{suffix}")
     result = load_manifest(path)
     assert result.quarantined == []

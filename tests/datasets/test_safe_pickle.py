@@ -130,3 +130,33 @@ def test_cli_refuses_hostile_pickle_in_a_real_process(tmp_path, finediving_copy)
     assert not marker.exists()
     err = proc.stderr.strip()
     assert len(err.splitlines()) == 1 and "train_split.pkl" in err and "system" in err
+
+
+def test_allowed_constructors_cannot_allocate_gigabytes():
+    """A 29-byte pickle calling the allowed ``bytearray`` with 2**31-1 would allocate 2 GB: refused before."""
+    import pickle
+
+    import numpy as np
+
+    from hieroaction.datasets.safe_pickle import PickleReadError, loads_pickle
+
+    bomb = b"\x80\x02cbuiltins\nbytearray\nJ\xff\xff\xff\x7f\x85R."
+    assert len(bomb) < 36
+    with pytest.raises(PickleReadError, match="would allocate"):
+        loads_pickle(bomb)
+
+    class Reduce:
+        def __init__(self, func, args):
+            self.func, self.args = func, args
+
+        def __reduce__(self):
+            return self.func, self.args
+
+    for func, args in [(set, (range(10**12),)), (frozenset, (range(10**9),)), (bytearray, (range(10**10),)),
+                       (np.ndarray, ((10**6, 10**6),)), (np.ndarray, ((10**5,), np.dtype(("V", 10**6))))]:
+        with pytest.raises(PickleReadError, match="would allocate"):
+            loads_pickle(pickle.dumps(Reduce(func, args), protocol=2))
+    small = {"a": np.arange(6).reshape(2, 3), "s": {1, 2}, "b": bytearray(b"xy")}
+    for protocol in (2, 4, 5):
+        loaded = loads_pickle(pickle.dumps(small, protocol=protocol))
+        assert type(loaded["a"]) is np.ndarray and loaded["a"].tolist() == [[0, 1, 2], [3, 4, 5]]
