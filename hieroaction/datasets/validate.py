@@ -19,15 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hieroaction.datasets.checks import DIFFICULTY_RANGE, JUDGE_RANGE, SCORE_RANGE, split_checked
 from hieroaction.datasets.dive_codes import DiveCodeError, parse_code
 from hieroaction.datasets.media import allow_outside_default, missing_media, path_problem
 from hieroaction.datasets.records import Quarantined
 from hieroaction.datasets.sample import Sample
 from hieroaction.datasets.score_rule import JUDGE_COUNTS, SCORE_RULE_TOLERANCE, expected_score
 
-SCORE_RANGE = (0.0, 130.0)
-DIFFICULTY_RANGE = (1.0, 4.5)
-JUDGE_RANGE = (0.0, 10.0)
 REQUIRED_COLUMNS = (
     "sample_id",
     "dataset",
@@ -202,7 +200,10 @@ def _path_allowed(sample: Sample, allow_outside_root: bool) -> bool | None:
 
 
 def build_table(
-    samples: Sequence[Sample], media_root: str | Path | None = None, allow_outside_root: bool | None = None
+    samples: Sequence[Sample],
+    media_root: str | Path | None = None,
+    allow_outside_root: bool | None = None,
+    origins: Sequence[str] | None = None,
 ):
     """The pandas table GX validates (also handy for summaries). Row ``_row`` is the index into ``samples``."""
     import pandas as pd
@@ -211,9 +212,15 @@ def build_table(
 
     known = set(FINEDIVING_SUBACTIONS)
     allow = allow_outside_default(allow_outside_root)
+    origins = list(origins or [])
+    first_of_id: dict[Any, int] = {}  # a repeated id: the first sample keeps it, the others are quarantined
+    for i, s in enumerate(samples):
+        first_of_id.setdefault(s.sample_id, i)
     splits_of_id: dict[Any, set] = defaultdict(set)
     splits_of_clip: dict[Any, set] = defaultdict(set)
-    for s in samples:
+    for i, s in enumerate(samples):
+        if first_of_id[s.sample_id] != i:
+            continue  # a repeat is quarantined as such; it does not make its first a leak
         splits_of_id[s.sample_id].add(s.split)
         splits_of_clip[(s.video.kind, s.video.path, *_frame_range(s))].add(s.split)
 
@@ -222,6 +229,7 @@ def build_table(
         start, end = _frame_range(s)
         judges = _judges(s)
         rule_ok, expected = _score_rule_ok(s)
+        first = first_of_id[s.sample_id]
         id_splits = splits_of_id[s.sample_id]
         clip_splits = splits_of_clip[(s.video.kind, s.video.path, start, end)]
         problem = steps_problem(s) if s.steps else None
@@ -245,7 +253,9 @@ def build_table(
                 "judge_min": min(judges) if judges else math.nan,
                 "judge_max": max(judges) if judges else math.nan,
                 "judges_half_steps": all(abs(j * 2 - round(j * 2)) < 1e-6 for j in judges) if judges else None,
-                "in_one_split": len(id_splits | clip_splits) <= 1,
+                "id_first": (first == i) if _blank_to_none(s.sample_id) is not None else None,
+                "first_at": origins[first] if first < len(origins) and origins[first] else f"sample #{first}",
+                "in_one_split": first != i or len(id_splits | clip_splits) <= 1,
                 "frame_labels_match": _frame_labels_match(s),
                 "steps_valid": (problem is None) if s.steps else None,
                 "subactions_known": (not _unknown_subactions(s, known)) if s.dataset == "finediving" else None,
@@ -383,11 +393,11 @@ def build_rules(
         ),
         Rule(
             "unique_sample_id",
+            "id_first",
             "sample_id",
-            "sample_id",
-            "sample_id is not unique",
-            lambda gxe: gxe.ExpectColumnValuesToBeUnique(column="sample_id"),
-            _attr("sample_id"),
+            "sample_id repeats an earlier sample's (the first one is kept)",
+            _is_true("id_first"),
+            lambda s, row: f"{s.sample_id} (first at {row['first_at']})",
         ),
         Rule(
             "disjoint_splits",
@@ -525,21 +535,28 @@ def _name(sample: Sample, row: int) -> str:
 
 
 def validate_samples(
-    samples: Sequence[Sample], media_root: str | Path | None = None, *, allow_outside_root: bool | None = None
+    samples: Sequence[Sample],
+    media_root: str | Path | None = None,
+    *,
+    allow_outside_root: bool | None = None,
+    origins: Sequence[str] | None = None,
 ) -> ValidationReport:
     """Check samples against every rule; quarantine rejections (with sample id, field, value, reason).
 
     ``media_root``: when given, each sample's frame folder / video file must exist under it (symlinks resolved).
     Media paths that are absolute, climb out with ``..`` or are URLs are rejected unless ``allow_outside_root``
     (default: the ``HIEROACTION_ALLOW_OUTSIDE_MEDIA_ROOT`` switch, off).
+    ``origins``: ``"<file>:<line>"`` of each sample (``LoadResult.origins``), named in its quarantine record.
+    Numbers and sizes are checked first by :func:`hieroaction.datasets.checks.sample_problems` (NaN, infinities,
+    absurd frame numbers), so Great Expectations only sees well-formed rows.
     """
     from hieroaction.datasets.finediving import FINEDIVING_SUBACTIONS
 
-    samples = list(samples)
+    samples, origins, malformed = split_checked(samples, origins)
     if not samples:
-        return ValidationReport([], [], {}, {}, [], [], True)
+        return ValidationReport([], malformed, {}, {}, list(malformed), [], not malformed)
     allow = allow_outside_default(allow_outside_root)
-    table = build_table(samples, media_root, allow)
+    table = build_table(samples, media_root, allow, origins)
     rules = build_rules(media_root, set(FINEDIVING_SUBACTIONS), allow)
     by_name = {r.name: r for r in rules}
     gx_result = _run_gx(table, rules)
@@ -584,6 +601,10 @@ def validate_samples(
         failures.extend(problems)
         first = problems[0]
         reason = "; ".join(f"{p.field}: {p.reason}" for p in problems)
-        quarantined.append(Quarantined(first.sample_id, first.field, first.value, reason))
+        where = origins[i] if i < len(origins) else ""
+        quarantined.append(Quarantined(first.sample_id, first.field, first.value, reason, where=where))
     warnings = {name: len(ids) for name, ids in warning_samples.items()}
-    return ValidationReport(good, quarantined, warnings, warning_samples, failures, outcomes, bool(gx_result.success))
+    success = bool(gx_result.success) and not malformed
+    return ValidationReport(
+        good, malformed + quarantined, warnings, warning_samples, malformed + failures, outcomes, success
+    )

@@ -137,7 +137,8 @@ def test_every_rule_catches_its_planted_defect(planted):
 def test_duplicate_ids_and_leaks(planted):
     report, _, extra = planted
     unique = next(r for r in report.results if r.name == "unique_sample_id")
-    assert unique.sample_ids == [extra["dup"].sample_id] * 2
+    assert unique.sample_ids == [extra["dup"].sample_id]  # the repeat only: the first row is kept
+    assert extra["dup"] in report.good
     disjoint = next(r for r in report.results if r.name == "disjoint_splits")
     assert set(disjoint.sample_ids) == {extra["fd1"].sample_id, extra["leak"].sample_id}
     reasons = [q.reason for q in report.quarantined if q.sample_id == extra["leak"].sample_id]
@@ -173,7 +174,7 @@ def test_score_rule_is_a_warning_not_a_rejection(planted):
 def test_counts_in_equal_good_plus_quarantined(planted):
     report, plants, extra = planted
     assert report.count_in == len(plants) + 6 + len(extra["good"])
-    assert len(report.good) == 1 + len(extra["good"])  # only the off-rule sample among the planted ones
+    assert len(report.good) == 2 + len(extra["good"])  # the off-rule sample and the first of the repeated id
     assert not report.success
 
 
