@@ -608,3 +608,25 @@ def validate_samples(
     return ValidationReport(
         good, malformed + quarantined, warnings, warning_samples, malformed + failures, outcomes, success
     )
+
+
+def read_checked_samples(
+    paths: Sequence[str | Path], *, allow_outside_root: bool | None = None
+) -> tuple[list[Sample], list[Quarantined]]:
+    """Samples from sample tables / manifests (one or several files), validated like any dataset: bad lines and
+    bad samples are quarantined with file, line and field; the rest come back in file order.
+
+    Why for evaluation inputs too: gold labels are untrusted input. A negative, absurd or NaN gold score would
+    otherwise be scored silently or fail only after the model has run."""
+    from hieroaction.datasets.manifest import load_manifest
+
+    samples: list[Sample] = []
+    origins: list[str] = []
+    quarantined: list[Quarantined] = []
+    for path in paths:
+        loaded = load_manifest(path, allow_outside_root=allow_outside_root)
+        samples += loaded.samples
+        origins += loaded.origins
+        quarantined += loaded.quarantined
+    report = validate_samples(samples, allow_outside_root=allow_outside_root, origins=origins)
+    return report.good, quarantined + report.quarantined

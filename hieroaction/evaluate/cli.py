@@ -155,7 +155,8 @@ def _gate_existing_report(path: str, gates, system) -> int:
 def _evaluate(args, gates) -> int:
     from pathlib import Path
 
-    from hieroaction.datasets.sample import read_jsonl
+    from hieroaction.datasets.records import DatasetReadError
+    from hieroaction.datasets.validate import read_checked_samples
     from hieroaction.evaluate.baseline import RegressorConfig
     from hieroaction.evaluate.checkpoint import CheckpointError, check_checkpoint
     from hieroaction.evaluate.clips import ClipSource
@@ -183,8 +184,8 @@ def _evaluate(args, gates) -> int:
             systems.append(SystemSpec(args.name, check_checkpoint(args.checkpoint)))
         settings = _frame_settings(args, args.checkpoint)
         generation = _generation(args)
-        samples = [sample for file in args.samples for sample in read_jsonl(file)]
-    except CheckpointError as exc:
+        samples, input_quarantined = read_checked_samples(args.samples)  # before any model is loaded
+    except (CheckpointError, DatasetReadError) as exc:
         return _fail(exc)
     except (ValueError, KeyError, TypeError) as exc:
         return _fail(f"bad input: {exc}")
@@ -196,6 +197,7 @@ def _evaluate(args, gates) -> int:
     if len(set(names)) != len(names):
         return _fail(f"system names must be unique, got {names}")
 
+    _warn_quarantined(input_quarantined)
     try:
         result = run_evaluation(
             samples,
@@ -214,6 +216,7 @@ def _evaluate(args, gates) -> int:
             examples=args.examples,
             n_boot=args.bootstrap,
             progress=not args.quiet,
+            input_quarantined=input_quarantined,
         )
     except (CheckpointError, GateError) as exc:
         return _fail(exc)
@@ -228,6 +231,15 @@ def _evaluate(args, gates) -> int:
         print(f"  quarantined: {len(result.quarantined)} samples (see report.json data.quarantined)")
     _print_gates(result.gates)
     return 0 if result.passed else EXIT_GATE_FAILED
+
+
+def _warn_quarantined(records, shown: int = 20) -> None:
+    """One line per bad input sample on stderr (file:line, id, field, reason); all of them go into the report."""
+    for record in records[:shown]:
+        print(f"warning: left out: {' '.join(str(record).split())}", file=sys.stderr)
+    if len(records) > shown:
+        print(f"warning: left out {len(records) - shown} more input samples (report.json data.input_quarantined)",
+              file=sys.stderr)
 
 
 def _short(value) -> str:

@@ -169,6 +169,7 @@ def run_evaluation(
     n_boot: int = 1000,
     seed: int = 0,
     progress: bool = True,
+    input_quarantined: Sequence[QuarantinedSample] = (),
 ) -> EvaluationResult:
     """Evaluate ``systems`` (and the regressor unless ``regressor=None``) on the ``split`` samples; write the report.
 
@@ -220,6 +221,7 @@ def run_evaluation(
             "evaluated_samples_version": samples_version(evaluated),
             "quarantined": [q.to_dict() for q in quarantined],
             "train_quarantined": [q.to_dict() for q in train_quarantined],
+            "input_quarantined": [q.to_dict() for q in input_quarantined],  # bad lines/labels of the inputs
             "limit": limit,
         },
         n_boot=n_boot,

@@ -134,3 +134,32 @@ def test_assess_not_a_hieroaction_checkpoint(fresh_mp4, tmp_path, tiny_checkpoin
     for checkpoint, message in cases.items():
         assert evaluate_cli(["assess", str(fresh_mp4), "--checkpoint", str(checkpoint)]) == 2
         assert message in one_line_error(capsys)
+
+
+def test_evaluate_validates_gold_labels_before_any_model_runs(rendered, tiny_checkpoint, evaluate_cli, tmp_path,
+                                                               capsys):
+    lines = rendered["table"].read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    test_rows = [i for i, row in enumerate(rows) if row["split"] == "test"]
+    rows[test_rows[0]]["final_score"] = float("nan")
+    rows[test_rows[1]]["final_score"] = -40.0
+    table = tmp_path / "samples.jsonl"
+    table.write_text("\n".join([json.dumps(r) for r in rows] + ["{broken"]) + "\n")
+    out = tmp_path / "report"
+    argv = ["evaluate", "--checkpoint", str(tiny_checkpoint), "--samples", str(table), "--media-root",
+            str(rendered["media"]), "--out", str(out), "--no-regressor", *FAST]
+    assert evaluate_cli(argv) == 0
+    err = capsys.readouterr().err
+    for where in (f"samples.jsonl:{test_rows[0] + 1}", f"samples.jsonl:{test_rows[1] + 1}",
+                  f"samples.jsonl:{len(rows) + 1}"):
+        assert where in err
+    assert "final_score" in err
+    report = json.loads((out / "report.json").read_text())
+    assert report["data"]["n_samples"] == len(test_rows) - 2
+    assert len(report["data"]["input_quarantined"]) == 3
+    # nothing left to evaluate: refused in one line before a model is loaded
+    for i in test_rows[2:]:
+        rows[i]["final_score"] = float("inf")
+    table.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert evaluate_cli([*argv, "--out", str(tmp_path / "none")]) == 2
+    assert "no samples in split 'test'" in capsys.readouterr().err.splitlines()[-1]
