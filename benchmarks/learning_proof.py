@@ -413,7 +413,7 @@ def main(argv=None) -> int:
     parser.add_argument("--label", default="", help="a line printed at the top of the report (e.g. 'reduced run')")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "LEARNING.md"), help="Markdown file, or - for none")
     args = parser.parse_args(argv)
-    from hieroaction.train.sft import setup_logging
+    from hieroaction.train.entry import setup_logging
 
     setup_logging()
     if not args.quick:

@@ -19,8 +19,12 @@ class ModelLoadError(RuntimeError):
     """The path or id does not name a loadable model/checkpoint."""
 
 
-def _resolve_source(path_or_id: str | Path) -> str:
-    """A local folder must hold a ``config.json``; a string with no local match is treated as a hub id."""
+def resolve_source(path_or_id: str | Path) -> str:
+    """A local folder must hold a ``config.json``; a string with no local match is treated as a hub id.
+
+    A path that does not exist is refused (not taken for a hub id) when it is absolute, relative (``./``), has more
+    than one ``/``, or its parent folder exists here (``runs/final`` in a folder that has ``runs/``).
+    """
     text = str(path_or_id)
     path = Path(text).expanduser()
     if path.exists():
@@ -31,7 +35,8 @@ def _resolve_source(path_or_id: str | Path) -> str:
             hint = f"; it contains checkpoints {nested} — pass one of those" if nested else ""
             raise ModelLoadError(f"{path} is not a model/checkpoint folder: no config.json{hint}")
         return str(path)
-    if text.startswith((".", "/", "~")) or text.count("/") > 1:
+    looks_local = text.startswith((".", "/", "~")) or text.count("/") != 1 or path.parent.is_dir()
+    if looks_local:
         raise ModelLoadError(f"model path {text} does not exist")
     return text  # hub id such as Qwen/Qwen2.5-VL-3B-Instruct (needs the hub cache or network)
 
@@ -120,7 +125,7 @@ def apply_lora(model, lora: dict[str, Any]):
 def load_processor(path_or_id: str | Path):
     from transformers import AutoProcessor
 
-    return AutoProcessor.from_pretrained(_resolve_source(path_or_id))
+    return AutoProcessor.from_pretrained(resolve_source(path_or_id))
 
 
 def load_model(
@@ -132,7 +137,7 @@ def load_model(
     device: str | None = None,
     attn_implementation: str | None = None,
 ):
-    """Load ``(model, processor)`` from a local model/checkpoint folder or hub id.
+    """Load ``(model, processor)`` from a local model/checkpoint folder or hub id, on ``device`` in ``dtype``.
 
     ``preset:tiny`` / ``preset:small`` build (or reuse) an offline preset under ``runs/presets/<name>``.
     ``dtype`` accepts a torch dtype or a name (``bf16``); default bf16 on a GPU, float32 on a CPU.
@@ -147,13 +152,18 @@ def load_model(
 
         name = text[len(PRESET_PREFIX) :]
         path_or_id = build_offline_model(name, Path("runs") / "presets" / name)
-    source = _resolve_source(path_or_id)
+    source = resolve_source(path_or_id)
     device = device or default_device()
     torch_dtype = _as_dtype(dtype) or default_dtype(device)
     attn = attn_implementation or default_attn_implementation(device)
     try:
         processor = AutoProcessor.from_pretrained(source)
-        model = AutoModelForImageTextToText.from_pretrained(source, dtype=torch_dtype, attn_implementation=attn)
+        # Straight onto the target device in the target dtype: a float32 copy in host memory first would double the
+        # host memory and, left to the Trainer to move, keeps training in float32 (the default dtype on a CPU).
+        placement = {"device_map": {"": device}} if device.startswith("cuda") else {}
+        model = AutoModelForImageTextToText.from_pretrained(
+            source, dtype=torch_dtype, attn_implementation=attn, **placement
+        )
     except OSError as exc:
         raise ModelLoadError(f"cannot load a model from {source}: {exc}") from exc
     except ValueError as exc:

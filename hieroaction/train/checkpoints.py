@@ -112,12 +112,16 @@ def write_run_info(directory: str | Path, info: dict[str, Any], config_yaml: str
 
 
 class RunInfoCallback(TrainerCallback):
-    """Writes config, data version and code version into every checkpoint; checks free disk before each save."""
+    """Writes config, data version and code version into every checkpoint; re-checks free disk before each save.
 
-    def __init__(self, run_info: dict[str, Any], config_yaml: str, checkpoint_bytes: int, min_free_bytes: int | None):
+    The whole run's disk need was planned before step 1 (:func:`hieroaction.train.resources.check_before_training`,
+    which sets ``checkpoint_bytes``); the check before each save only catches a disk that filled up meanwhile.
+    """
+
+    def __init__(self, run_info: dict[str, Any], config_yaml: str):
         self.run_info = run_info
         self.config_yaml = config_yaml
-        self.needed = int(min_free_bytes if min_free_bytes is not None else checkpoint_bytes * 1.2 + 64 * 1024**2)
+        self.checkpoint_bytes = 0
 
     resume_from: str | None = None  # set by the entry point to the checkpoint passed to ``trainer.train``
 
@@ -126,12 +130,10 @@ class RunInfoCallback(TrainerCallback):
             checkpoint = Path(self.resume_from or Path(args.output_dir) / f"checkpoint-{state.global_step}")
             if restore_checkpoint_weights(model, checkpoint):
                 log.info("restored the weights of %s (step %d)", checkpoint, state.global_step)
-        if args.should_save:
-            check_free_disk(args.output_dir, self.needed)
 
     def on_step_end(self, args, state, control, **kwargs):
         if control.should_save and args.should_save:
-            check_free_disk(args.output_dir, self.needed, what=f"checkpoint-{state.global_step}")
+            check_free_disk(args.output_dir, self.checkpoint_bytes, what=f"checkpoint-{state.global_step}")
 
     def on_save(self, args, state, control, **kwargs):
         if not args.should_save:

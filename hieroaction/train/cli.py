@@ -7,7 +7,8 @@ several processes or GPUs use ``accelerate launch -m hieroaction.train.sft --con
 from __future__ import annotations
 
 import argparse
-import sys
+
+from hieroaction.train.entry import add_stage_arguments
 
 
 def register(subparsers) -> None:
@@ -18,34 +19,11 @@ def register(subparsers) -> None:
         ("hpl", "hierarchical policy learning: GRPO on the hierarchical rewards"),
     ):
         sub = commands.add_parser(name, help=helptext, description=helptext)
-        sub.add_argument("--config", required=True, help=f"YAML config (see configs/train/{name}_*.yaml)")
-        sub.add_argument(
-            "--set",
-            dest="overrides",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="override a config value, e.g. --set train.max_steps=10 (repeatable)",
-        )
+        add_stage_arguments(sub, name)
         sub.set_defaults(func=run_train, stage=name)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from hieroaction.train.config import ConfigError
-    from hieroaction.train.resources import TrainingResourceError
+    from hieroaction.train.entry import run_stage
 
-    try:
-        if args.stage == "sft":
-            from hieroaction.train.sft import run_sft
-
-            final = run_sft(args.config, args.overrides)
-        else:
-            from hieroaction.train.config import HPLRunConfig, load_config
-            from hieroaction.train.hpl import run_hpl
-
-            final = run_hpl(load_config(args.config, HPLRunConfig, args.overrides))
-    except (ConfigError, TrainingResourceError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(final)
-    return 0
+    return run_stage(args.stage, args.config, args.overrides)

@@ -10,13 +10,19 @@ YAML layout (see ``configs/train/*.yaml``)::
     data:  {train: runs/data/train.jsonl, eval: null, frames_dir: runs/frames, media_root: ...,
             frames: {sampler: uniform, count: 16, size: 112}, max_samples: null, score_range: null}
     train: {output_dir: runs/sft, max_steps: 100, per_device_train_batch_size: 2, learning_rate: 1e-4, save_steps: 50, ...}
-    hpl:   {...}   # HPL only: GRPO and reward settings, read by hieroaction.train.hpl
+    hpl:   {num_generations: 4, ..., rewards: {...}}   # HPL only: GRPO and reward settings (HPLSettings)
+
+Two kinds of check, both before any data or model is touched: :func:`config_from_dict` checks every value (types,
+ranges, finite numbers, known samplers and presets, unknown keys named); :func:`check_inputs` checks what the config
+points at on disk (the sample tables, the model folder, the output folder). Either raises :class:`ConfigError`
+with one line naming the file and key.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import asdict, dataclass, field
@@ -86,16 +92,19 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     save_steps: int = 50
     save_total_limit: int | None = 3
+    save_optimizer: bool = True  # false: checkpoints hold the weights only (resuming restarts the optimizer moments)
+    keep_checkpoints: bool = True  # false: delete checkpoint-N folders once the final model is saved
     logging_steps: int = 10
     seed: int = 0
     bf16: bool | None = None  # default: on when the GPU supports it
     gradient_checkpointing: bool = False
-    dataloader_num_workers: int = 0
+    dataloader_num_workers: int | None = None  # batch-building processes; default 4 on a GPU, 0 on a CPU
     report_to: list[str] = field(default_factory=list)
     resume: str = "auto"  # auto: resume from the last checkpoint in output_dir; never; or a checkpoint path
     min_free_disk_gb: float | None = None  # default: estimated from the model size
     disable_tqdm: bool = False
     cpu_threads: int | None = None  # torch intra-op threads on a CPU run (1 is fastest on a shared, busy machine)
+    optimizer: str = "auto"  # auto | adamw_torch | adamw_sr (see hieroaction.train.optim)
     extra: dict[str, Any] = field(default_factory=dict)  # passed verbatim to trl's SFTConfig/GRPOConfig
 
 
@@ -112,10 +121,58 @@ class SFTRunConfig:
 
 
 @dataclass
-class HPLRunConfig(SFTRunConfig):
-    """One HPL (GRPO) run. ``hpl`` holds the GRPO, reward and stage settings, interpreted by ``hieroaction.train.hpl``."""
+class HPLSettings:
+    """The ``hpl:`` section: GRPO sampling/optimisation settings and the reward configuration.
 
-    hpl: dict[str, Any] = field(default_factory=dict)
+    Every field but ``rewards`` is a trl ``GRPOConfig`` field of the same name and passes to it by name; anything
+    else trl accepts goes through ``train.extra``. ``rewards`` is a :class:`hieroaction.rewards.RewardConfig` mapping.
+    """
+
+    num_generations: int = 4
+    max_completion_length: int = 256
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int | None = None
+    beta: float = 0.0
+    epsilon: float = 0.2
+    loss_type: str = "dapo"
+    scale_rewards: str = "group"
+    num_iterations: int = 1
+    steps_per_generation: int | None = None
+    mask_truncated_completions: bool = False
+    log_completions: bool = False
+    rewards: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: HPLSettings | dict[str, Any] | None) -> HPLSettings:
+        """Typed and checked settings from a mapping (an ``HPLSettings`` passes through, checked again)."""
+        if isinstance(data, HPLSettings):
+            data = asdict(data)
+        settings = _build(cls, dict(data or {}), "hpl")
+        _check_hpl(settings)
+        return settings
+
+    def reward_config(self):
+        from hieroaction.rewards import RewardConfig
+
+        try:
+            return RewardConfig.from_dict(self.rewards)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ConfigError(f"hpl.rewards: {exc}") from None
+
+    def grpo_fields(self) -> dict[str, Any]:
+        """The fields trl's ``GRPOConfig`` takes by the same name (unset optional ones left to trl's defaults)."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "rewards"}
+        if values["steps_per_generation"] is None:
+            del values["steps_per_generation"]
+        return values
+
+
+@dataclass
+class HPLRunConfig(SFTRunConfig):
+    """One HPL (GRPO) run: model + data + training + the typed ``hpl`` section."""
+
+    hpl: HPLSettings = field(default_factory=HPLSettings)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -164,9 +221,12 @@ def _convert(value: Any, annotation: Any, where: str) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
         try:
-            return float(value)  # YAML reads 1e-4 as a string
+            number = float(value)  # YAML reads 1e-4 as a string
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+        return number
     if annotation is str:
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
@@ -204,7 +264,126 @@ def config_from_dict(data: dict[str, Any], cls=SFTRunConfig, overrides: list[str
             if not isinstance(node, dict):
                 raise ConfigError(f"override {text!r}: {key} is not a section")
         node[keys[-1]] = value
-    return _build(cls, data, "")
+    config = _build(cls, data, "")
+    check_values(config)
+    return config
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------------------------------------------
+
+DTYPE_NAMES = ("bf16", "bfloat16", "fp16", "float16", "half", "fp32", "float32", "float")
+OPTIMIZERS = ("auto", "adamw_torch", "adamw_sr")
+
+
+def _at_least(value: float | int | None, minimum: float, key: str, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if value is None or value < minimum:
+        raise ConfigError(f"{key}: must be >= {minimum:g}, got {value!r}")
+
+
+def check_values(config: SFTRunConfig) -> None:
+    """Every value in range: what a typo or a hostile file could otherwise turn into a traceback mid-run."""
+    from hieroaction.model.presets import PRESETS
+    from hieroaction.video.sampling import FrameSettings
+
+    m, d, t = config.model, config.data, config.train
+    if m.path.startswith("preset:") and m.path[len("preset:") :] not in PRESETS:
+        raise ConfigError(f"model.path: unknown preset {m.path!r}; choose one of {['preset:' + p for p in PRESETS]}")
+    if not m.path.strip():
+        raise ConfigError("model.path: a model folder, hub id or preset:NAME is required")
+    if m.dtype is not None and m.dtype not in DTYPE_NAMES:
+        raise ConfigError(f"model.dtype: unknown dtype {m.dtype!r}; choose one of {list(DTYPE_NAMES)}")
+    try:
+        FrameSettings(sampler=d.frames.sampler, count=d.frames.count, size=d.frames.size)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"data.frames: {exc}") from None
+    _at_least(d.max_samples, 1, "data.max_samples", optional=True)
+    _at_least(d.eval_max_samples, 1, "data.eval_max_samples", optional=True)
+    if d.score_range is not None and (len(d.score_range) != 2 or not d.score_range[0] < d.score_range[1]):
+        raise ConfigError(f"data.score_range: must be [min, max] with min < max, got {d.score_range}")
+    if t.max_steps <= 0 and t.num_train_epochs <= 0:
+        raise ConfigError("train.max_steps: must be > 0 (or set train.num_train_epochs > 0)")
+    for key in ("per_device_train_batch_size", "gradient_accumulation_steps", "save_steps", "logging_steps"):
+        _at_least(getattr(t, key), 1, f"train.{key}")
+    _at_least(t.save_total_limit, 1, "train.save_total_limit", optional=True)
+    _at_least(t.cpu_threads, 1, "train.cpu_threads", optional=True)
+    _at_least(t.dataloader_num_workers, 0, "train.dataloader_num_workers", optional=True)
+    for key in ("warmup_steps", "weight_decay", "max_grad_norm"):
+        _at_least(getattr(t, key), 0, f"train.{key}")
+    _at_least(t.min_free_disk_gb, 0, "train.min_free_disk_gb", optional=True)
+    if not t.learning_rate > 0:
+        raise ConfigError(f"train.learning_rate: must be > 0, got {t.learning_rate!r}")
+    if not str(t.output_dir).strip():
+        raise ConfigError("train.output_dir: a folder for checkpoints and the final model is required")
+    if t.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"train.optimizer: unknown optimizer {t.optimizer!r}; choose one of {list(OPTIMIZERS)}")
+    if isinstance(config, HPLRunConfig):
+        _check_hpl(config.hpl)
+
+
+def _check_hpl(settings: HPLSettings) -> None:
+    _at_least(settings.num_generations, 2, "hpl.num_generations")  # GRPO compares answers within a group
+    _at_least(settings.max_completion_length, 1, "hpl.max_completion_length")
+    _at_least(settings.num_iterations, 1, "hpl.num_iterations")
+    _at_least(settings.steps_per_generation, 1, "hpl.steps_per_generation", optional=True)
+    _at_least(settings.beta, 0, "hpl.beta")
+    _at_least(settings.top_k, 0, "hpl.top_k", optional=True)
+    if not settings.temperature > 0:
+        raise ConfigError(f"hpl.temperature: must be > 0, got {settings.temperature!r}")
+    if not 0 < settings.top_p <= 1:
+        raise ConfigError(f"hpl.top_p: must be in (0, 1], got {settings.top_p!r}")
+    settings.reward_config()
+
+
+def check_inputs(config: SFTRunConfig) -> None:
+    """What the config points at exists and is usable: sample tables, model folder, output folder, resume point.
+
+    Called by every training entry point right after loading, before frames are extracted or a model is loaded.
+    """
+    from hieroaction.model.loading import ModelLoadError, resolve_source
+
+    d, t = config.data, config.train
+    _check_table(d.train, "data.train", required=True)
+    _check_table(d.eval, "data.eval", required=False)
+    if d.media_root and d.extract_missing and not Path(d.media_root).is_dir():
+        raise ConfigError(f"data.media_root: folder {d.media_root} does not exist")
+    frames_dir = Path(d.frames_dir)
+    if frames_dir.exists() and not frames_dir.is_dir():
+        raise ConfigError(f"data.frames_dir: {frames_dir} is a file, not a folder")
+    if not config.model.path.startswith("preset:"):
+        try:
+            resolve_source(config.model.path)
+        except ModelLoadError as exc:
+            raise ConfigError(f"model.path: {exc}") from None
+    out = Path(t.output_dir)
+    for parent in (out, *out.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"train.output_dir: {parent} is a file, not a folder")
+            break
+    if t.resume not in ("auto", "never") and not Path(t.resume).is_dir():
+        raise ConfigError(f"train.resume: checkpoint {t.resume} does not exist (or use auto / never)")
+
+
+def _check_table(path: str | None, key: str, *, required: bool) -> None:
+    if path is None or not str(path).strip():
+        if required:
+            raise ConfigError(f"{key}: path of the samples (JSONL/CSV) is required")
+        return
+    table = Path(path)
+    if not table.is_file():
+        what = "a folder, not a file" if table.is_dir() else "missing"
+        raise ConfigError(f"{key}: sample table {table} is {what}")
+    try:
+        with table.open("rb") as fh:
+            blank = not any(line.strip() for line in fh)
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot read {table}: {exc.strerror or exc}") from None
+    if blank:
+        raise ConfigError(f"{key}: sample table {table} is empty")
 
 
 def load_config(path: str | Path, cls=SFTRunConfig, overrides: list[str] | tuple[str, ...] = ()):

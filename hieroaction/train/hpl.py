@@ -10,7 +10,7 @@ Run in-process (``run_hpl(config)``), as a module (``python -m hieroaction.train
 every ``train.save_steps`` with the config, data version and code version beside the weights; a rerun with the same
 ``output_dir`` resumes from the last complete checkpoint and stops at the same ``max_steps``.
 
-``hpl:`` section of the YAML (all optional; see :class:`HPLSettings`)::
+``hpl:`` section of the YAML (all optional; see :class:`hieroaction.train.config.HPLSettings`)::
 
     hpl:
       num_generations: 4
@@ -27,68 +27,16 @@ every ``train.save_steps`` with the config, data version and code version beside
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
-import logging
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hieroaction.train.config import ConfigError, HPLRunConfig, load_config
+from hieroaction.train.config import ConfigError, HPLRunConfig, HPLSettings
 
-log = logging.getLogger("hieroaction.train")
+DESCRIPTION = "Hierarchical policy learning (GRPO on hierarchical rewards)."
 
-
-@dataclass
-class HPLSettings:
-    """The ``hpl:`` section: GRPO sampling/optimisation settings and the reward configuration.
-
-    Names follow trl's ``GRPOConfig``; anything else trl accepts goes through ``train.extra``.
-    """
-
-    num_generations: int = 4
-    max_completion_length: int = 256
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int | None = None
-    beta: float = 0.0
-    epsilon: float = 0.2
-    loss_type: str = "dapo"
-    scale_rewards: str = "group"
-    num_iterations: int = 1
-    steps_per_generation: int | None = None
-    mask_truncated_completions: bool = False
-    log_completions: bool = False
-    rewards: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> HPLSettings:
-        data = dict(data or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(f"hpl: unknown key(s) {unknown}; allowed: {sorted(names)}")
-        settings = cls(**data)
-        if settings.num_generations < 2:
-            raise ConfigError("hpl.num_generations must be >= 2 (GRPO compares answers within a group)")
-        if settings.max_completion_length < 1:
-            raise ConfigError("hpl.max_completion_length must be positive")
-        return settings
-
-    def reward_config(self):
-        from hieroaction.rewards import RewardConfig
-
-        try:
-            return RewardConfig.from_dict(self.rewards)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ConfigError(f"hpl.rewards: {exc}") from None
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Data
-# ---------------------------------------------------------------------------------------------------------------
+__all__ = ["HPLSettings", "build_grpo_args", "prepare_hpl_datasets", "run_hpl"]
 
 
 def prepare_hpl_datasets(config: HPLRunConfig) -> dict[str, Any]:
@@ -99,13 +47,9 @@ def prepare_hpl_datasets(config: HPLRunConfig) -> dict[str, Any]:
     from hieroaction.train.data import build_rows, frame_settings, score_range_of, split_datasets
 
     data = config.data
-    if not data.train:
-        raise ConfigError("data.train: path of the training samples (JSONL/CSV) is required")
     settings = frame_settings(data.frames)
     score_range = None
-    if data.score_range is not None:
-        if len(data.score_range) != 2:
-            raise ConfigError(f"data.score_range must be [min, max], got {data.score_range}")
+    if data.score_range is not None:  # checked as [min, max] when the config was loaded
         score_range = (float(data.score_range[0]), float(data.score_range[1]))
 
     def rows_for(split: str, ready):
@@ -119,59 +63,14 @@ def prepare_hpl_datasets(config: HPLRunConfig) -> dict[str, Any]:
     return result
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Trainer
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def build_grpo_args(config: HPLRunConfig, settings: HPLSettings, *, has_eval: bool):
-    """trl ``GRPOConfig`` from our config (``train`` for optimisation/checkpoints, ``hpl`` for GRPO)."""
-    import torch
+def build_grpo_args(config: HPLRunConfig, settings: HPLSettings | None = None, *, has_eval: bool):
+    """trl ``GRPOConfig``: the shared mapping plus every ``hpl`` setting, by name."""
     from trl import GRPOConfig
 
-    train = config.train
-    bf16 = train.bf16
-    if bf16 is None:
-        bf16 = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-    # Every TrainConfig field named like a TrainingArguments field passes through (so SFT and HPL stay in step).
-    grpo_fields = {f.name for f in dataclasses.fields(GRPOConfig)}
-    ours = {"resume", "min_free_disk_gb", "extra", "report_to", "bf16", "cpu_threads"}
-    kwargs: dict[str, Any] = {
-        f.name: getattr(train, f.name)
-        for f in dataclasses.fields(train)
-        if f.name in grpo_fields and f.name not in ours
-    }
-    kwargs.update(
-        per_device_eval_batch_size=train.per_device_train_batch_size,
-        save_strategy="steps",
-        logging_first_step=True,
-        data_seed=train.seed,
-        bf16=bf16,
-        report_to=list(train.report_to) or "none",
-        remove_unused_columns=False,
-        eval_strategy="steps" if has_eval else "no",
-        eval_steps=train.save_steps if has_eval else None,
-        # GRPO
-        num_generations=settings.num_generations,
-        max_completion_length=settings.max_completion_length,
-        temperature=settings.temperature,
-        top_p=settings.top_p,
-        top_k=settings.top_k,
-        beta=settings.beta,
-        epsilon=settings.epsilon,
-        loss_type=settings.loss_type,
-        scale_rewards=settings.scale_rewards,
-        num_iterations=settings.num_iterations,
-        mask_truncated_completions=settings.mask_truncated_completions,
-        log_completions=settings.log_completions,
-    )
-    if settings.steps_per_generation is not None:
-        kwargs["steps_per_generation"] = settings.steps_per_generation
-    kwargs.update(train.extra)
-    try:
-        return GRPOConfig(**kwargs)
-    except ValueError as exc:  # e.g. a batch that is not a multiple of num_generations
-        raise ConfigError(f"train/hpl: {exc}") from None
+    from hieroaction.train.runner import trainer_arguments
+
+    settings = settings or config.hpl
+    return trainer_arguments(GRPOConfig, config, has_eval=has_eval, stage_fields=settings.grpo_fields())
 
 
 def start_model_info(path: str) -> dict[str, Any] | None:
@@ -199,20 +98,19 @@ def reward_means(log_history: list[dict[str, Any]]) -> dict[str, float]:
 
 def run_hpl(config: HPLRunConfig | str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Path:
     """Train with GRPO on the hierarchical rewards; returns the final model folder (``<output_dir>/final``)."""
-    from hieroaction.train.sft import setup_logging
+    from hieroaction.train.entry import setup_logging
+    from hieroaction.train.runner import load_run_config
 
     setup_logging()
-    if not isinstance(config, HPLRunConfig):
-        config = load_config(config, HPLRunConfig, overrides)
-    settings = HPLSettings.from_dict(config.hpl)
-    reward_config = settings.reward_config()
+    config = load_run_config(config, HPLRunConfig, overrides)
+    reward_config = config.hpl.reward_config()
 
     from hieroaction.rewards import HierarchicalReward
     from hieroaction.train.data import ClipLoader
-    from hieroaction.train.run_setup import prepare_run, train_and_save
+    from hieroaction.train.runner import prepare_run, train_and_save
     from hieroaction.train.video_grpo import VideoGRPOTrainer
 
-    args = build_grpo_args(config, settings, has_eval=bool(config.data.eval))
+    args = build_grpo_args(config, has_eval=bool(config.data.eval))
     run = prepare_run(
         "hpl",
         config,
@@ -256,23 +154,9 @@ def run_hpl(config: HPLRunConfig | str | Path, overrides: list[str] | tuple[str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m hieroaction.train.hpl",
-        description="Hierarchical policy learning (GRPO on hierarchical rewards).",
-    )
-    parser.add_argument("--config", required=True, help="YAML config (see configs/train/hpl_*.yaml)")
-    parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. hpl.beta=0.04"
-    )
-    args = parser.parse_args(argv)
-    from hieroaction.train.resources import TrainingResourceError
+    from hieroaction.train.entry import main as stage_main
 
-    try:
-        run_hpl(args.config, args.overrides)
-    except (ConfigError, TrainingResourceError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return stage_main("hpl", DESCRIPTION, argv)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -36,45 +37,147 @@ def parameter_bytes(model) -> tuple[int, int]:
     return total, trainable
 
 
-def checkpoint_bytes(model, *, with_optimizer: bool = True) -> int:
-    """Size of one checkpoint: the weights, plus AdamW's two fp32 moments per trainable parameter."""
-    total, _ = parameter_bytes(model)
-    trainable_count = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return total + (8 * trainable_count if with_optimizer else 0)
+def trainable_count(model) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def optimizer_state_bytes(model, optimizer: str) -> int:
+    """Bytes of the optimizer's state: two AdamW moments per trainable parameter, float32 for ``adamw_sr`` (see
+    :mod:`hieroaction.train.optim`), the parameter's own dtype for torch's AdamW."""
+    if optimizer == "adamw_sr":
+        return 8 * trainable_count(model)
+    return sum(2 * p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+
+
+def is_adapter_model(model) -> bool:
+    return hasattr(model, "peft_config")
+
+
+def checkpoint_bytes(model, optimizer: str = "adamw_torch", *, with_optimizer: bool = True) -> int:
+    """Size of one ``checkpoint-N`` as the Trainer writes it: the weights in their training dtype (only the adapter
+    for a LoRA model), plus the optimizer state unless checkpoints hold the model only."""
+    total, trainable = parameter_bytes(model)
+    weights = trainable if is_adapter_model(model) else total
+    return weights + (optimizer_state_bytes(model, optimizer) if with_optimizer else 0)
+
+
+def final_model_bytes(model) -> int:
+    """Size of the final model: the (merged) weights in the training dtype, plus the adapter for a LoRA model."""
+    total, trainable = parameter_bytes(model)
+    return total + (trainable if is_adapter_model(model) else 0)
+
+
+# transformers writes each checkpoint's RNG/scheduler/trainer state and the processor's files beside the weights.
+SMALL_FILES_BYTES = 64 * 1024**2
+
+
+@dataclass
+class DiskPlan:
+    """What the run will write, and the most it will hold on disk at once (beyond what is already there).
+
+    Checkpoint rotation (``save_total_limit``) deletes old checkpoints only after the new one is written, so while
+    saving, ``limit + 1`` checkpoints exist; the final model is written while the last ``limit`` checkpoints are kept.
+    Checkpoints of this run already on disk (a resume) count toward both and need no new space.
+    """
+
+    checkpoint_bytes: int
+    final_bytes: int
+    saves: int
+    limit: int | None
+    existing_checkpoints: int = 0
+    existing_bytes: int = 0
+
+    @property
+    def peak_bytes(self) -> int:
+        held = self.existing_checkpoints + self.saves
+        cap = held if self.limit is None else min(self.limit, held)
+        while_saving = (min(held, cap + 1) if self.saves else 0) * self.checkpoint_bytes
+        at_end = cap * self.checkpoint_bytes + self.final_bytes
+        return max(while_saving, at_end, self.existing_bytes) - self.existing_bytes + SMALL_FILES_BYTES
+
+    def describe(self) -> str:
+        return (
+            f"{self.saves} checkpoint(s) of {self.checkpoint_bytes / GIB:.2f} GiB, keep {self.limit or 'all'}, "
+            f"final model {self.final_bytes / GIB:.2f} GiB, needs {self.peak_bytes / GIB:.2f} GiB free"
+        )
+
+
+def planned_steps(trainer) -> int:
+    args = trainer.args
+    if args.max_steps and args.max_steps > 0:
+        return int(args.max_steps)
+    import math
+
+    per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size)
+    return int(math.ceil(len(trainer.train_dataset) / per_step) * args.num_train_epochs)
+
+
+def plan_disk(trainer, optimizer: str, resume: str | None) -> DiskPlan:
+    """The disk plan of a built trainer: its model, its save schedule, and the checkpoints already in its folder."""
+    from hieroaction.train.checkpoints import checkpoint_step
+
+    args = trainer.args
+    model = trainer.model
+    ckpt = checkpoint_bytes(model, optimizer, with_optimizer=not args.save_only_model)
+    start = 0
+    if resume:
+        start = checkpoint_step(Path(resume)) or 0
+    steps = planned_steps(trainer)
+    saves = max(0, steps // args.save_steps - start // args.save_steps) + (1 if steps % args.save_steps else 0)
+    existing = [p for p in Path(args.output_dir).glob("checkpoint-*") if p.is_dir() and checkpoint_step(p) is not None]
+    existing_bytes = sum(f.stat().st_size for p in existing for f in p.rglob("*") if f.is_file())
+    return DiskPlan(ckpt, final_model_bytes(model), saves, args.save_total_limit, len(existing), existing_bytes)
+
+
+def free_disk_bytes(path: str | Path) -> int:
+    """Free bytes on the file system that holds ``path`` (or its nearest existing parent)."""
+    probe = Path(path)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
 
 
 def check_free_disk(path: str | Path, needed_bytes: int, *, what: str = "a checkpoint") -> None:
     """Raise :class:`TrainingResourceError` when ``path``'s file system has less than ``needed_bytes`` free."""
-    path = Path(path)
-    probe = path
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    free = shutil.disk_usage(probe).free
+    free = free_disk_bytes(path)
     if free < needed_bytes:
         raise TrainingResourceError(
             f"not enough disk space for {what} under {path}: need {needed_bytes / GIB:.2f} GiB, "
-            f"{free / GIB:.2f} GiB free. Free space, lower train.save_total_limit, or set train.output_dir on a "
-            "larger disk."
+            f"{free / GIB:.2f} GiB free. Free space, lower train.save_total_limit, set train.save_optimizer: false "
+            "(weights-only checkpoints), or set train.output_dir on a larger disk."
         )
 
 
-def check_gpu_memory(model, *, device_index: int | None = None) -> None:
-    """Refuse a full fine-tune whose weights, gradients and AdamW states alone exceed the free GPU memory."""
+def check_before_training(trainer, config, optimizer: str, resume: str | None) -> DiskPlan:
+    """Every resource check, before step 1: GPU memory for weights, gradients and optimizer states, and disk for
+    every checkpoint and the final model (``train.min_free_disk_gb`` overrides the computed need)."""
+    check_gpu_memory(trainer.model, optimizer)
+    plan = plan_disk(trainer, optimizer, resume)
+    if trainer.args.should_save:
+        minimum = config.train.min_free_disk_gb
+        needed = plan.peak_bytes if minimum is None else int(minimum * GIB)
+        check_free_disk(trainer.args.output_dir, needed, what=f"this run ({plan.describe()})")
+    return plan
+
+
+def check_gpu_memory(model, optimizer: str = "adamw_torch", *, device_index: int | None = None) -> None:
+    """Refuse a run whose weights, gradients and optimizer states alone exceed the free GPU memory."""
     import torch
 
     if not torch.cuda.is_available():
         return
     free, total = torch.cuda.mem_get_info(device_index if device_index is not None else torch.cuda.current_device())
     weights, trainable = parameter_bytes(model)
-    trainable_count = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    # weights + gradients (same dtype as the trainable weights) + two fp32 AdamW moments; activations come on top
-    needed = weights + trainable + 8 * trainable_count
+    on_gpu = any(p.is_cuda for p in model.parameters())
+    # weights (unless already resident) + gradients (same dtype as the trainable weights) + optimizer states;
+    # activations come on top
+    needed = (0 if on_gpu else weights) + trainable + optimizer_state_bytes(model, optimizer)
     if needed > free:
         name = torch.cuda.get_device_name()
         raise TrainingResourceError(
-            f"the model needs at least {needed / GIB:.1f} GiB of GPU memory for weights, gradients and optimizer "
-            f"states (before activations), but {name} has {free / GIB:.1f} of {total / GIB:.1f} GiB free: "
-            + OOM_ADVICE
+            f"the run needs at least {needed / GIB:.1f} GiB more GPU memory for {'' if on_gpu else 'weights, '}"
+            f"gradients and optimizer states (before activations), but {name} has {free / GIB:.1f} of "
+            f"{total / GIB:.1f} GiB free: " + OOM_ADVICE
         )
 
 

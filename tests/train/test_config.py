@@ -2,7 +2,14 @@ from pathlib import Path
 
 import pytest
 
-from hieroaction.train.config import ConfigError, HPLRunConfig, SFTRunConfig, config_from_dict, load_config
+from hieroaction.train.config import (
+    ConfigError,
+    HPLRunConfig,
+    HPLSettings,
+    SFTRunConfig,
+    config_from_dict,
+    load_config,
+)
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
 
@@ -33,6 +40,14 @@ def test_yaml_values_are_typed_and_overrides_apply(tmp_path):
         ({"train": {"max_steps": "many"}}, "train.max_steps: expected an integer"),
         ({"model": {"freeze_vision": "yes"}}, "model.freeze_vision: expected true/false"),
         ({"data": []}, "data: expected a mapping"),
+        ({"train": {"learning_rate": float("nan")}}, "train.learning_rate: expected a finite number"),
+        ({"train": {"learning_rate": 0}}, "train.learning_rate: must be > 0"),
+        ({"train": {"per_device_train_batch_size": 0}}, "train.per_device_train_batch_size: must be >= 1"),
+        ({"data": {"frames": {"sampler": "random"}}}, "data.frames: unknown sampler 'random'"),
+        ({"data": {"frames": {"count": -3}}}, "data.frames: count must be >= 1"),
+        ({"model": {"path": "preset:huge"}}, "model.path: unknown preset 'preset:huge'"),
+        ({"model": {"dtype": "fp8"}}, "model.dtype: unknown dtype"),
+        ({"train": {"optimizer": "sgd"}}, "train.optimizer: unknown optimizer"),
     ],
 )
 def test_bad_values_name_the_key(data, message):
@@ -47,7 +62,41 @@ def test_missing_file_and_bad_override(tmp_path):
         config_from_dict({}, overrides=["train.max_steps"])
 
 
-def test_hpl_config_keeps_its_section():
-    config = config_from_dict({"hpl": {"num_generations": 4}}, HPLRunConfig)
-    assert config.hpl == {"num_generations": 4}
+def test_hpl_section_is_typed_and_checked_at_load():
+    config = config_from_dict({"hpl": {"num_generations": 4, "temperature": "0.7"}}, HPLRunConfig)
+    assert isinstance(config.hpl, HPLSettings) and config.hpl.num_generations == 4
+    assert config.hpl.temperature == pytest.approx(0.7)
     assert isinstance(config, SFTRunConfig)
+    with pytest.raises(ConfigError, match=r"hpl: unknown key\(s\) \['num_generation'\]"):
+        config_from_dict({"hpl": {"num_generation": 4}}, HPLRunConfig)
+    with pytest.raises(ConfigError, match="hpl.rewards: unknown reward config keys"):
+        config_from_dict({"hpl": {"rewards": {"style": 1}}}, HPLRunConfig)
+    with pytest.raises(ConfigError, match="hpl.num_generations: must be >= 2"):
+        config_from_dict({}, HPLRunConfig, overrides=["hpl.num_generations=1"])
+
+
+def test_trl_arguments_are_mapped_one_way_for_both_stages():
+    """Every train field trl knows reaches SFTConfig and GRPOConfig by name; the hpl fields reach GRPOConfig."""
+    import dataclasses
+
+    from trl import GRPOConfig, SFTConfig
+
+    from hieroaction.train.hpl import build_grpo_args
+    from hieroaction.train.runner import OWN_TRAIN_FIELDS
+    from hieroaction.train.sft import build_sft_args
+
+    overrides = ["train.warmup_steps=3", "train.weight_decay=0.01", "train.save_total_limit=1", "train.seed=7",
+                 "train.max_grad_norm=0.5", "train.per_device_train_batch_size=4", "hpl.beta=0.04", "hpl.top_k=5"]
+    config = config_from_dict({}, HPLRunConfig, overrides)
+    sft = build_sft_args(config, has_eval=False)
+    grpo = build_grpo_args(config, has_eval=False)
+    for f in dataclasses.fields(config.train):
+        if f.name in OWN_TRAIN_FIELDS:
+            continue
+        for args_cls, args in ((SFTConfig, sft), (GRPOConfig, grpo)):
+            if f.name in {a.name for a in dataclasses.fields(args_cls)}:
+                assert getattr(args, f.name) == getattr(config.train, f.name), (args_cls.__name__, f.name)
+    for name, value in config.hpl.grpo_fields().items():
+        assert getattr(grpo, name) == value, name
+    assert sft.save_only_model is False and grpo.save_only_model is False
+    assert sft.dataloader_num_workers == grpo.dataloader_num_workers == 0  # CPU default

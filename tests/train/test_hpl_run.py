@@ -144,7 +144,7 @@ def test_shipped_hpl_configs_give_valid_grpo_and_reward_settings():
     ("hpl", "message"),
     [
         ({"num_generation": 4}, r"hpl: unknown key\(s\) \['num_generation'\]"),
-        ({"num_generations": 1}, "hpl.num_generations must be >= 2"),
+        ({"num_generations": 1}, "hpl.num_generations: must be >= 2"),
         ({"rewards": {"weights": {"style": 1.0}}}, "hpl.rewards: unknown reward levels"),
         ({"rewards": {"stages": [{"until": 1.0, "levels": ["score", "vibes"]}]}}, "hpl.rewards: stage levels"),
     ],
@@ -201,6 +201,6 @@ def test_module_entry_point_reports_config_errors(tmp_path, capsys):
     bad = tmp_path / "hpl.yaml"
     bad.write_text("hpl: {num_generations: 1}\ndata: {train: x.jsonl}\n")
     assert main(["--config", str(bad)]) == 2
-    assert "hpl.num_generations must be >= 2" in capsys.readouterr().err
+    assert "hpl.num_generations: must be >= 2" in capsys.readouterr().err
     assert main(["--config", str(tmp_path / "missing.yaml")]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -8,6 +8,7 @@ from hieroaction.cli import main as cli_main
 from hieroaction.model.loading import load_model
 from hieroaction.train.checkpoints import CONFIG_FILE, RUN_INFO_FILE
 from hieroaction.train.config import load_config
+from hieroaction.train.resources import SMALL_FILES_BYTES, checkpoint_bytes, final_model_bytes
 from hieroaction.train.sft import run_sft
 
 
@@ -55,6 +56,13 @@ def test_sft_feeds_video_to_every_forward_and_saves_versioned_checkpoints(sft_wo
     assert info["global_step"] == 4 and len(info["data_version"]) == 16
     assert {"git_rev", "package"} <= set(info["code_version"]) and "transformers" in info["libraries"]
     assert load_config(out / "checkpoint-4" / CONFIG_FILE).train.max_steps == 4
+    # the disk plan's sizes are what the Trainer writes: float32 weights + AdamW moments; the final model, weights only
+    start, _ = load_model(config.model.path, device="cpu")
+    written = sum(f.stat().st_size for f in (out / "checkpoint-4").rglob("*") if f.is_file())
+    assert checkpoint_bytes(start, "adamw_torch") <= written <= checkpoint_bytes(start, "adamw_torch") + SMALL_FILES_BYTES
+    weights = sum(f.stat().st_size for f in final.glob("*.safetensors"))
+    assert final_model_bytes(start) <= weights <= final_model_bytes(start) * 1.01
+    assert info["training_dtype"] == "float32"
 
     model, processor = load_model(final, device="cpu")
     assert isinstance(model, Qwen2_5_VLForConditionalGeneration)

@@ -1,0 +1,88 @@
+"""How a training stage starts from a command line: logging, arguments, and the one error policy.
+
+The policy, the same for ``hieroaction train sft|hpl`` and ``python -m hieroaction.train.sft|hpl``: a user error
+(a config value, a missing file, a model that is not there, a run that cannot fit the disk or the GPU) is one line
+on stderr naming the file or key, exit code 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """One readable line per event, with the process rank when distributed."""
+    rank = os.environ.get("RANK")
+    prefix = f"[rank {rank}] " if rank is not None and os.environ.get("WORLD_SIZE", "1") != "1" else ""
+    root = logging.getLogger()
+    if not any(getattr(h, "_hieroaction", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+        handler._hieroaction = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("httpx", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The exception classes that mean "the input is wrong", not "the code is wrong"."""
+    from hieroaction.model.loading import ModelLoadError
+    from hieroaction.train.config import ConfigError
+    from hieroaction.train.data import TrainingDataError
+    from hieroaction.train.resources import TrainingResourceError
+
+    return (ConfigError, TrainingResourceError, ModelLoadError, TrainingDataError)
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"error: {text}"
+
+
+def stage_runner(stage: str) -> Callable[[str | Path, list[str]], Path]:
+    if stage == "sft":
+        from hieroaction.train.sft import run_sft
+
+        return run_sft
+    if stage == "hpl":
+        from hieroaction.train.hpl import run_hpl
+
+        return run_hpl
+    raise ValueError(f"unknown training stage {stage!r}")
+
+
+def run_stage(stage: str, config: str | Path, overrides: list[str]) -> int:
+    """Run one stage under the error policy; prints the final model's folder on success."""
+    try:
+        final = stage_runner(stage)(config, overrides)
+    except user_errors() as exc:
+        print(one_line(exc), file=sys.stderr)
+        return 2
+    print(final)
+    return 0
+
+
+def add_stage_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
+    parser.add_argument("--config", required=True, help=f"YAML config (see configs/train/{stage}_*.yaml)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.max_steps=10 (repeatable)",
+    )
+
+
+def main(stage: str, description: str, argv: list[str] | None = None) -> int:
+    """``python -m hieroaction.train.<stage> --config FILE [--set KEY=VALUE ...]``."""
+    parser = argparse.ArgumentParser(prog=f"python -m hieroaction.train.{stage}", description=description)
+    add_stage_arguments(parser, stage)
+    args = parser.parse_args(argv)
+    return run_stage(stage, args.config, args.overrides)
