@@ -114,7 +114,7 @@ def write_run_info(directory: str | Path, info: dict[str, Any], config_yaml: str
 class RunInfoCallback(TrainerCallback):
     """Writes config, data version and code version into every checkpoint; re-checks free disk before each save.
 
-    The whole run's disk need was planned before step 1 (:func:`hieroaction.train.resources.check_before_training`,
+    The whole run's disk need was planned before step 1 (:func:`hieroaction.train.runner.check_before_training`,
     which sets ``checkpoint_bytes``); the check before each save only catches a disk that filled up meanwhile.
     """
 

@@ -26,4 +26,8 @@ def register(subparsers) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from hieroaction.train.entry import run_stage
 
-    return run_stage(args.stage, args.config, args.overrides)
+    if args.stage == "sft":
+        from hieroaction.train.sft import run_sft as run
+    else:
+        from hieroaction.train.hpl import run_hpl as run
+    return run_stage(run, args.config, args.overrides)

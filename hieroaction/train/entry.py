@@ -45,22 +45,10 @@ def one_line(exc: BaseException) -> str:
     return f"error: {text}"
 
 
-def stage_runner(stage: str) -> Callable[[str | Path, list[str]], Path]:
-    if stage == "sft":
-        from hieroaction.train.sft import run_sft
-
-        return run_sft
-    if stage == "hpl":
-        from hieroaction.train.hpl import run_hpl
-
-        return run_hpl
-    raise ValueError(f"unknown training stage {stage!r}")
-
-
-def run_stage(stage: str, config: str | Path, overrides: list[str]) -> int:
-    """Run one stage under the error policy; prints the final model's folder on success."""
+def run_stage(run: Callable[[str | Path, list[str]], Path], config: str | Path, overrides: list[str]) -> int:
+    """Run one stage (``run_sft``/``run_hpl``) under the error policy; prints the final model's folder on success."""
     try:
-        final = stage_runner(stage)(config, overrides)
+        final = run(config, overrides)
     except user_errors() as exc:
         print(one_line(exc), file=sys.stderr)
         return 2
@@ -80,9 +68,9 @@ def add_stage_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
     )
 
 
-def main(stage: str, description: str, argv: list[str] | None = None) -> int:
+def main(stage: str, description: str, run: Callable[[str | Path, list[str]], Path], argv: list[str] | None = None) -> int:
     """``python -m hieroaction.train.<stage> --config FILE [--set KEY=VALUE ...]``."""
     parser = argparse.ArgumentParser(prog=f"python -m hieroaction.train.{stage}", description=description)
     add_stage_arguments(parser, stage)
     args = parser.parse_args(argv)
-    return run_stage(stage, args.config, args.overrides)
+    return run_stage(run, args.config, args.overrides)

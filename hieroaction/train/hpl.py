@@ -156,7 +156,7 @@ def run_hpl(config: HPLRunConfig | str | Path, overrides: list[str] | tuple[str,
 def main(argv: list[str] | None = None) -> int:
     from hieroaction.train.entry import main as stage_main
 
-    return stage_main("hpl", DESCRIPTION, argv)
+    return stage_main("hpl", DESCRIPTION, run_hpl, argv)
 
 
 if __name__ == "__main__":

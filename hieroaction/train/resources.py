@@ -102,33 +102,6 @@ class DiskPlan:
         )
 
 
-def planned_steps(trainer) -> int:
-    args = trainer.args
-    if args.max_steps and args.max_steps > 0:
-        return int(args.max_steps)
-    import math
-
-    per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size)
-    return int(math.ceil(len(trainer.train_dataset) / per_step) * args.num_train_epochs)
-
-
-def plan_disk(trainer, optimizer: str, resume: str | None) -> DiskPlan:
-    """The disk plan of a built trainer: its model, its save schedule, and the checkpoints already in its folder."""
-    from hieroaction.train.checkpoints import checkpoint_step
-
-    args = trainer.args
-    model = trainer.model
-    ckpt = checkpoint_bytes(model, optimizer, with_optimizer=not args.save_only_model)
-    start = 0
-    if resume:
-        start = checkpoint_step(Path(resume)) or 0
-    steps = planned_steps(trainer)
-    saves = max(0, steps // args.save_steps - start // args.save_steps) + (1 if steps % args.save_steps else 0)
-    existing = [p for p in Path(args.output_dir).glob("checkpoint-*") if p.is_dir() and checkpoint_step(p) is not None]
-    existing_bytes = sum(f.stat().st_size for p in existing for f in p.rglob("*") if f.is_file())
-    return DiskPlan(ckpt, final_model_bytes(model), saves, args.save_total_limit, len(existing), existing_bytes)
-
-
 def free_disk_bytes(path: str | Path) -> int:
     """Free bytes on the file system that holds ``path`` (or its nearest existing parent)."""
     probe = Path(path)
@@ -146,18 +119,6 @@ def check_free_disk(path: str | Path, needed_bytes: int, *, what: str = "a check
             f"{free / GIB:.2f} GiB free. Free space, lower train.save_total_limit, set train.save_optimizer: false "
             "(weights-only checkpoints), or set train.output_dir on a larger disk."
         )
-
-
-def check_before_training(trainer, config, optimizer: str, resume: str | None) -> DiskPlan:
-    """Every resource check, before step 1: GPU memory for weights, gradients and optimizer states, and disk for
-    every checkpoint and the final model (``train.min_free_disk_gb`` overrides the computed need)."""
-    check_gpu_memory(trainer.model, optimizer)
-    plan = plan_disk(trainer, optimizer, resume)
-    if trainer.args.should_save:
-        minimum = config.train.min_free_disk_gb
-        needed = plan.peak_bytes if minimum is None else int(minimum * GIB)
-        check_free_disk(trainer.args.output_dir, needed, what=f"this run ({plan.describe()})")
-    return plan
 
 
 def check_gpu_memory(model, optimizer: str = "adamw_torch", *, device_index: int | None = None) -> None:

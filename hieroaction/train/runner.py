@@ -15,11 +15,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from hieroaction.model.artifacts import FINAL_DIR
 from hieroaction.train.config import ConfigError, SFTRunConfig, check_inputs, load_config
+from hieroaction.train.resources import DiskPlan
 
 log = logging.getLogger("hieroaction.train")
-
-FINAL_DIR = "final"
 # TrainConfig fields the project interprets itself (or maps under another name) instead of passing to trl by name.
 OWN_TRAIN_FIELDS = frozenset(
     {"resume", "min_free_disk_gb", "extra", "report_to", "bf16", "cpu_threads", "optimizer", "save_optimizer",
@@ -204,7 +204,7 @@ def train_and_save(trainer, run: PreparedRun, config, stage: str, plan: str, ext
     optimizer states; disk for every checkpoint and the final model) run here, before step 1.
     """
     from hieroaction.train.checkpoints import write_run_info
-    from hieroaction.train.resources import check_before_training, explain_out_of_memory
+    from hieroaction.train.resources import explain_out_of_memory
 
     optimizer = attach_optimizer(trainer, config)
     resume = resolve_resume(config)
@@ -256,3 +256,45 @@ def remove_checkpoints(output_dir: Path) -> None:
         if path.is_dir() and checkpoint_step(path) is not None:
             shutil.rmtree(path)
             log.info("removed %s (train.keep_checkpoints is false)", path)
+
+
+def planned_steps(trainer) -> int:
+    args = trainer.args
+    if args.max_steps and args.max_steps > 0:
+        return int(args.max_steps)
+    import math
+
+    per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size)
+    return int(math.ceil(len(trainer.train_dataset) / per_step) * args.num_train_epochs)
+
+
+def plan_disk(trainer, optimizer: str, resume: str | None) -> DiskPlan:
+    """The disk plan of a built trainer: its model, its save schedule, and the checkpoints already in its folder."""
+    from hieroaction.train.checkpoints import checkpoint_step
+    from hieroaction.train.resources import checkpoint_bytes, final_model_bytes
+
+    args = trainer.args
+    model = trainer.model
+    ckpt = checkpoint_bytes(model, optimizer, with_optimizer=not args.save_only_model)
+    start = 0
+    if resume:
+        start = checkpoint_step(Path(resume)) or 0
+    steps = planned_steps(trainer)
+    saves = max(0, steps // args.save_steps - start // args.save_steps) + (1 if steps % args.save_steps else 0)
+    existing = [p for p in Path(args.output_dir).glob("checkpoint-*") if p.is_dir() and checkpoint_step(p) is not None]
+    existing_bytes = sum(f.stat().st_size for p in existing for f in p.rglob("*") if f.is_file())
+    return DiskPlan(ckpt, final_model_bytes(model), saves, args.save_total_limit, len(existing), existing_bytes)
+
+
+def check_before_training(trainer, config, optimizer: str, resume: str | None) -> DiskPlan:
+    """Every resource check, before step 1: GPU memory for weights, gradients and optimizer states, and disk for
+    every checkpoint and the final model (``train.min_free_disk_gb`` overrides the computed need)."""
+    from hieroaction.train.resources import GIB, check_free_disk, check_gpu_memory
+
+    check_gpu_memory(trainer.model, optimizer)
+    plan = plan_disk(trainer, optimizer, resume)
+    if trainer.args.should_save:
+        minimum = config.train.min_free_disk_gb
+        needed = plan.peak_bytes if minimum is None else int(minimum * GIB)
+        check_free_disk(trainer.args.output_dir, needed, what=f"this run ({plan.describe()})")
+    return plan

@@ -95,7 +95,7 @@ def run_sft(config: SFTRunConfig | str | Path, overrides: list[str] | tuple[str,
 def main(argv: list[str] | None = None) -> int:
     from hieroaction.train.entry import main as stage_main
 
-    return stage_main("sft", DESCRIPTION, argv)
+    return stage_main("sft", DESCRIPTION, run_sft, argv)
 
 
 if __name__ == "__main__":
