@@ -29,9 +29,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_USER_ERROR = 2
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A user error (a file that cannot be read or written, an input refused as a whole) is one
+    line on stderr and exit 2; a traceback means a bug (docs/UNTRUSTED_INPUT.md)."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except user_errors() as exc:
+        print(f"error: {describe_user_error(exc)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that are the input's or the environment's fault, whichever command raises them."""
+    from hieroaction.datasets.media import MediaPathError
+    from hieroaction.datasets.records import DatasetReadError
+    from hieroaction.video.limits import LimitError
+
+    return (DatasetReadError, MediaPathError, LimitError, OSError)
+
+
+def describe_user_error(exc: BaseException) -> str:
+    """One line: an ``OSError`` names its file (``[Errno 21] Is a directory: 'out'``), the rest say it themselves."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -25,6 +25,10 @@ def check_checkpoint(path_or_id: str | Path, *, require_marker: bool = True) -> 
     """Validate without loading weights. Returns the string to pass to ``load_model``."""
     text = str(path_or_id)
     if text.startswith(PRESET_PREFIX):
+        from hieroaction.model.presets import PRESETS
+
+        if text[len(PRESET_PREFIX) :] not in PRESETS:
+            raise CheckpointError(f"unknown preset {text!r}; choose one of {', '.join(map(PRESET_PREFIX.__add__, PRESETS))}")
         return text
     path = Path(text).expanduser()
     if not path.exists():

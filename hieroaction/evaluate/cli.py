@@ -253,6 +253,7 @@ def run_assess(args: argparse.Namespace) -> int:
 
     from hieroaction.evaluate.assess import AssessError, assess_video, format_assessment
     from hieroaction.evaluate.checkpoint import CheckpointError
+    from hieroaction.evaluate.inference import NonFiniteOutputError
 
     checkpoint = args.checkpoint or os.environ.get("HIEROACTION_CHECKPOINT")
     if not checkpoint:
@@ -262,6 +263,8 @@ def run_assess(args: argparse.Namespace) -> int:
         result = assess_video(args.video, checkpoint, settings=settings, generation=_generation(args))
     except (AssessError, CheckpointError) as exc:
         return _fail(exc)
+    except NonFiniteOutputError as exc:
+        return _fail(f"checkpoint {checkpoint}: {exc}")
     except ValueError as exc:
         return _fail(f"bad input: {exc}")
     print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) if args.json else format_assessment(result))

@@ -57,6 +57,31 @@ def prompt_text(processor, messages: list[dict]) -> str:
     return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
 
+class NonFiniteOutputError(ValueError):
+    """The model's next-token scores held NaN or +inf: its weights are broken; whatever text came out means nothing."""
+
+
+class NonFiniteWatch:
+    """A logits processor that only looks: it notes whether any score was NaN or +inf (``-inf`` is how suppressed
+    tokens are masked, so it is allowed). The flag stays on the device until the end: no sync per token."""
+
+    def __init__(self) -> None:
+        self.seen = None
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        bad = torch.isnan(scores).any() | torch.isposinf(scores).any()
+        self.seen = bad if self.seen is None else (self.seen | bad)
+        return scores
+
+    def raise_if_seen(self) -> None:
+        if self.seen is not None and bool(self.seen):
+            raise NonFiniteOutputError(
+                "the model produced non-finite scores (NaN/inf) while generating: the checkpoint's weights are broken"
+            )
+
+
 def generate_batch(model, processor, clips: Sequence[np.ndarray], prompts: Sequence[list[dict]],
                    settings: GenerationSettings) -> GenerationOutput:
     """One batched ``generate`` call: left-padded prompts, one video per prompt, greedy decoding."""
@@ -89,8 +114,13 @@ def generate_batch(model, processor, clips: Sequence[np.ndarray], prompts: Seque
     if not settings.do_sample:  # keep the checkpoint's generation_config from re-enabling sampling knobs
         kwargs.update(temperature=None, top_p=None, top_k=None)
     start = time.perf_counter()
+    from transformers import LogitsProcessorList
+
+    watch = NonFiniteWatch()
+    kwargs["logits_processor"] = LogitsProcessorList([watch])
     with torch.inference_mode():
         output = model.generate(**inputs, **kwargs)
+    watch.raise_if_seen()
     seconds = time.perf_counter() - start
     prompt_length = inputs["input_ids"].shape[1]
     new_tokens = output[:, prompt_length:]

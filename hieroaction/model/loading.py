@@ -139,7 +139,8 @@ def load_model(
 ):
     """Load ``(model, processor)`` from a local model/checkpoint folder or hub id, on ``device`` in ``dtype``.
 
-    ``preset:tiny`` / ``preset:small`` build (or reuse) an offline preset under ``runs/presets/<name>``.
+    ``preset:tiny`` / ``preset:small`` build (or reuse) an offline preset in the cache folder
+    (:func:`hieroaction.model.presets.cache_dir`: ``$HIEROACTION_CACHE`` or ``~/.cache/hieroaction``).
     ``dtype`` accepts a torch dtype or a name (``bf16``); default bf16 on a GPU, float32 on a CPU.
     ``device`` defaults to CUDA when available. ``lora``: ``peft.LoraConfig`` kwargs (``{}`` for defaults).
     Raises :class:`ModelLoadError` when the path is not a model folder.
@@ -148,10 +149,9 @@ def load_model(
 
     text = str(path_or_id)
     if text.startswith(PRESET_PREFIX):
-        from hieroaction.model.presets import build_offline_model
+        from hieroaction.model.presets import cached_preset
 
-        name = text[len(PRESET_PREFIX) :]
-        path_or_id = build_offline_model(name, Path("runs") / "presets" / name)
+        path_or_id = cached_preset(text[len(PRESET_PREFIX) :])
     source = resolve_source(path_or_id)
     device = device or default_device()
     torch_dtype = _as_dtype(dtype) or default_dtype(device)

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -319,3 +322,39 @@ def build_offline_model(
     info_path.write_text(json.dumps(info, indent=2))
     log.info("built preset %s (%d parameters, vocab %d) at %s", preset, info["parameters"], len(tokenizer), out)
     return out
+
+
+CACHE_ENV = "HIEROACTION_CACHE"
+
+
+def cache_dir() -> Path:
+    """Where built presets are kept: ``$HIEROACTION_CACHE``, else ``$XDG_CACHE_HOME/hieroaction``, else
+    ``~/.cache/hieroaction``. Why not the working folder: ``preset:tiny`` must not litter whatever folder a command
+    happens to run in (docs/UNTRUSTED_INPUT.md)."""
+    explicit = os.environ.get(CACHE_ENV, "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "hieroaction"
+
+
+def cached_preset(name: str) -> Path:
+    """The folder of preset ``name`` in :func:`cache_dir`, built on first use. Built in a private temporary folder
+    and renamed into place, so concurrent first uses never see half a model."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    target = cache_dir() / "presets" / name
+    if (target / PRESET_INFO_FILE).exists():
+        return build_offline_model(name, target)  # reused when complete and current, else rebuilt in place
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".partial-{os.getpid()}-{uuid.uuid4().hex[:8]}-{name}"
+    try:
+        build_offline_model(name, tmp)
+        try:
+            os.rename(tmp, target)
+        except OSError:  # another process finished first: use its build
+            if not (target / PRESET_INFO_FILE).exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target

@@ -39,16 +39,23 @@ def register(subparsers) -> None:
 
 
 def run_extract(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from hieroaction.datasets.records import DatasetReadError
     from hieroaction.datasets.summary import load_dataset
     from hieroaction.video.extract import extract_frames
+    from hieroaction.video.limits import DecodeLimits, LimitError
     from hieroaction.video.sampling import FrameSettings
 
+    if not Path(args.media_root).is_dir():
+        return _fail(f"--media-root folder not found: {args.media_root}")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        return _fail(f"--out {args.out} is a file, expected a folder for the clip store")
     try:
+        DecodeLimits.from_env()  # a bad budget setting is the user's error, said once, not once per sample
         loaded = load_dataset(args.kind, args.path, layout=args.layout)
-    except DatasetReadError as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+    except (DatasetReadError, LimitError) as exc:
+        return _fail(exc)
     samples = loaded.samples
     if args.split:
         samples = [s for s in samples if s.split == args.split]
@@ -59,8 +66,7 @@ def run_extract(args: argparse.Namespace) -> int:
     try:
         settings = FrameSettings(args.sampler, count, size)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"--sampler/--count/--size: {exc}")
     result = extract_frames(samples, args.media_root, args.out, settings, workers=args.workers,
                             overwrite=args.overwrite, allow_outside_root=args.allow_outside_media_root or None)
     summary = result.to_dict()
@@ -68,3 +74,8 @@ def run_extract(args: argparse.Namespace) -> int:
     summary["annotation_quarantined"] = len(loaded.quarantined)
     print(json.dumps(summary, ensure_ascii=False))
     return EXIT_QUARANTINED if result.quarantined or loaded.quarantined else 0
+
+
+def _fail(message) -> int:
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    return 2

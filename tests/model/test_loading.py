@@ -43,8 +43,12 @@ def test_clear_errors_for_non_models(tmp_path):
         load_model(tmp_path / "missing")
 
 
-def test_preset_prefix_builds_and_loads(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # presets are built under ./runs/presets
+def test_preset_prefix_builds_in_the_cache_not_the_working_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HIEROACTION_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
     model, processor = load_model("preset:tiny", device="cpu")
-    assert (tmp_path / "runs" / "presets" / "tiny" / "config.json").is_file()
+    assert (tmp_path / "cache" / "presets" / "tiny" / "config.json").is_file()
+    assert not any((tmp_path / "work").iterdir())  # nothing written where the command ran
+    assert not [p for p in (tmp_path / "cache" / "presets").iterdir() if p.name.startswith(".partial")]
     assert processor.tokenizer.convert_tokens_to_ids("<|video_pad|>") == model.config.video_token_id
