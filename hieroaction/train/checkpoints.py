@@ -19,8 +19,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from hieroaction.model.artifacts import CONFIG_FILE, RUN_INFO_FILE
-from hieroaction.model.artifacts import code_version as code_version  # the run info's code_version
-from hieroaction.train.resources import check_free_disk
+from hieroaction.train.capacity import check_free_disk
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from hieroaction.datasets.sample import Sample
-from hieroaction.model.artifacts import table_version as data_version  # noqa: F401 (train's name for it)
 from hieroaction.video.checks import check_clip
 
 log = logging.getLogger(__name__)

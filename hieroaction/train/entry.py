@@ -46,9 +46,9 @@ def setup_logging(level: int = logging.INFO) -> None:
 def user_errors() -> tuple[type[BaseException], ...]:
     """The exception classes that mean "the input is wrong", not "the code is wrong"."""
     from hieroaction.model.loading import ModelLoadError
+    from hieroaction.train.capacity import TrainingResourceError
     from hieroaction.train.config import ConfigError
     from hieroaction.train.data import TrainingDataError
-    from hieroaction.train.resources import TrainingResourceError
 
     return (ConfigError, TrainingResourceError, ModelLoadError, TrainingDataError)
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from hieroaction.model.artifacts import FINAL_DIR
+from hieroaction.train.capacity import DiskPlan
 from hieroaction.train.config import ConfigError, SFTRunConfig, check_inputs, load_config
-from hieroaction.train.resources import DiskPlan
 
 log = logging.getLogger("hieroaction.train")
 # TrainConfig fields the project interprets itself (or maps under another name) instead of passing to trl by name.
@@ -129,10 +129,11 @@ def prepare_run(
     """
     import yaml
 
+    from hieroaction.model.artifacts import code_version, table_version
     from hieroaction.model.loading import load_model
-    from hieroaction.train.checkpoints import RunInfoCallback, code_version, is_rank_zero, library_versions
-    from hieroaction.train.data import data_version, frame_settings
-    from hieroaction.train.resources import limit_cpu_threads
+    from hieroaction.train.capacity import limit_cpu_threads
+    from hieroaction.train.checkpoints import RunInfoCallback, is_rank_zero, library_versions
+    from hieroaction.train.data import frame_settings
 
     limit_cpu_threads(config.train.cpu_threads)
     output_dir = Path(config.train.output_dir)
@@ -143,7 +144,7 @@ def prepare_run(
     if datasets["quarantined"] and is_rank_zero():
         (output_dir / "quarantined.jsonl").write_text("".join(json.dumps(q) + "\n" for q in datasets["quarantined"]))
     frames = frame_settings(config.data.frames)
-    version = config.data.version or data_version([config.data.train, config.data.eval], getattr(frames, "key", ""))
+    version = config.data.version or table_version([config.data.train, config.data.eval], getattr(frames, "key", ""))
     run_info = {
         "kind": kind,
         "data_version": version,
@@ -203,8 +204,8 @@ def train_and_save(trainer, run: PreparedRun, config, stage: str, plan: str, ext
     model's run record (e.g. HPL's reward means). All resource checks (GPU memory for weights, gradients and
     optimizer states; disk for every checkpoint and the final model) run here, before step 1.
     """
+    from hieroaction.train.capacity import explain_out_of_memory
     from hieroaction.train.checkpoints import write_run_info
-    from hieroaction.train.resources import explain_out_of_memory
 
     optimizer = attach_optimizer(trainer, config)
     resume = resolve_resume(config)
@@ -232,7 +233,7 @@ def train_and_save(trainer, run: PreparedRun, config, stage: str, plan: str, ext
 def save_final_model(trainer, processor, final: Path, needed_bytes: int) -> None:
     """Save the trained model, in its training dtype, where ``load_model`` can read it; LoRA adapters are merged (the
     adapter is kept too). The space was planned before step 1; this check only catches a disk filled meanwhile."""
-    from hieroaction.train.resources import check_free_disk
+    from hieroaction.train.capacity import check_free_disk
 
     trainer.accelerator.wait_for_everyone()
     if not trainer.args.should_save:
@@ -270,8 +271,8 @@ def planned_steps(trainer) -> int:
 
 def plan_disk(trainer, optimizer: str, resume: str | None) -> DiskPlan:
     """The disk plan of a built trainer: its model, its save schedule, and the checkpoints already in its folder."""
+    from hieroaction.train.capacity import checkpoint_bytes, final_model_bytes
     from hieroaction.train.checkpoints import checkpoint_step
-    from hieroaction.train.resources import checkpoint_bytes, final_model_bytes
 
     args = trainer.args
     model = trainer.model
@@ -289,7 +290,7 @@ def plan_disk(trainer, optimizer: str, resume: str | None) -> DiskPlan:
 def check_before_training(trainer, config, optimizer: str, resume: str | None) -> DiskPlan:
     """Every resource check, before step 1: GPU memory for weights, gradients and optimizer states, and disk for
     every checkpoint and the final model (``train.min_free_disk_gb`` overrides the computed need)."""
-    from hieroaction.train.resources import GIB, check_free_disk, check_gpu_memory
+    from hieroaction.train.capacity import GIB, check_free_disk, check_gpu_memory
 
     check_gpu_memory(trainer.model, optimizer)
     plan = plan_disk(trainer, optimizer, resume)

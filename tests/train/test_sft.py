@@ -5,10 +5,10 @@ import torch
 from transformers import Qwen2_5_VLForConditionalGeneration
 
 from hieroaction.cli import main as cli_main
+from hieroaction.model.artifacts import CONFIG_FILE, RUN_INFO_FILE
 from hieroaction.model.loading import load_model
-from hieroaction.train.checkpoints import CONFIG_FILE, RUN_INFO_FILE
+from hieroaction.train.capacity import SMALL_FILES_BYTES, checkpoint_bytes, final_model_bytes
 from hieroaction.train.config import load_config
-from hieroaction.train.resources import SMALL_FILES_BYTES, checkpoint_bytes, final_model_bytes
 from hieroaction.train.sft import run_sft
 
 
@@ -82,7 +82,7 @@ def test_cli_reports_resource_and_config_errors(sft_workspace, capsys, tmp_path)
 
 
 def test_out_of_memory_is_explained():
-    from hieroaction.train.resources import TrainingResourceError, explain_out_of_memory
+    from hieroaction.train.capacity import TrainingResourceError, explain_out_of_memory
 
     with pytest.raises(TrainingResourceError, match="per_device_train_batch_size"):
         with explain_out_of_memory("SFT"):

@@ -1,4 +1,5 @@
-"""Clear errors when the disk or the GPU memory is too small, instead of a crash hours in or a corrupt checkpoint.
+"""The machine's capacity for a training run: clear errors when the disk or the GPU memory is too small, instead of a
+crash hours in or a corrupt checkpoint (not to be confused with the orchestration's Dagster resources).
 
 Why estimates and checks before the fact: a checkpoint that fails half-written leaves nothing to resume from, and a
 CUDA out-of-memory traceback says nothing about which setting to change.

@@ -7,8 +7,8 @@ import torch
 import yaml
 
 from hieroaction.cli import main as cli_main
+from hieroaction.train.capacity import GIB, SMALL_FILES_BYTES, DiskPlan
 from hieroaction.train.optim import AdamWStochasticRounding, resolve_optimizer, stochastic_round_to_bf16
-from hieroaction.train.resources import GIB, SMALL_FILES_BYTES, DiskPlan
 
 
 def test_stochastic_rounding_is_unbiased_and_lands_on_a_neighbour():
@@ -77,9 +77,9 @@ def test_an_impossible_run_is_refused_before_step_1(sft_workspace, capsys, monke
     """With less free disk than the planned checkpoints and final model, the run stops before training."""
     import transformers
 
-    import hieroaction.train.resources as resources
+    import hieroaction.train.capacity as capacity
 
-    monkeypatch.setattr(resources, "free_disk_bytes", lambda path: 5 * 1024**2)
+    monkeypatch.setattr(capacity, "free_disk_bytes", lambda path: 5 * 1024**2)
 
     def no_training(self, *args, **kwargs):
         raise AssertionError("training started")
