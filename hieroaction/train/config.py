@@ -47,11 +47,18 @@ class ModelConfig:
 
 @dataclass
 class FramesConfig:
-    """How clips are turned into frames (mirrors ``hieroaction.video.extract.FrameSettings``)."""
+    """The YAML form of :class:`hieroaction.video.FrameSettings` (the one frame settings type); :meth:`settings`
+    builds it, so extraction, training and evaluation read the same sampler, count and size."""
 
     sampler: str = "uniform"
     count: int | None = 16
     size: int | list[int] | None = 112  # square side, [height, width], or null for the source size
+
+    def settings(self):
+        """THE frame settings this section describes (``ValueError`` naming a bad value)."""
+        from hieroaction.video.sampling import FrameSettings
+
+        return FrameSettings.from_mapping(asdict(self))
 
 
 @dataclass
@@ -287,7 +294,6 @@ def _at_least(value: float | int | None, minimum: float, key: str, *, optional: 
 def check_values(config: SFTRunConfig) -> None:
     """Every value in range: what a typo or a hostile file could otherwise turn into a traceback mid-run."""
     from hieroaction.model.presets import PRESETS
-    from hieroaction.video.sampling import FrameSettings
 
     m, d, t = config.model, config.data, config.train
     if m.path.startswith("preset:") and m.path[len("preset:") :] not in PRESETS:
@@ -297,7 +303,7 @@ def check_values(config: SFTRunConfig) -> None:
     if m.dtype is not None and m.dtype not in DTYPE_NAMES:
         raise ConfigError(f"model.dtype: unknown dtype {m.dtype!r}; choose one of {list(DTYPE_NAMES)}")
     try:
-        FrameSettings(sampler=d.frames.sampler, count=d.frames.count, size=d.frames.size)
+        d.frames.settings()
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"data.frames: {exc}") from None
     _at_least(d.max_samples, 1, "data.max_samples", optional=True)

@@ -45,11 +45,7 @@ class RowsResult:
 def frame_settings(frames_config):
     """THE frame settings (:class:`hieroaction.video.FrameSettings`) of a config's ``data.frames`` section
     (:class:`~hieroaction.train.config.FramesConfig`, its YAML form)."""
-    from dataclasses import asdict
-
-    from hieroaction.video.sampling import FrameSettings
-
-    return FrameSettings.from_mapping(asdict(frames_config))
+    return frames_config.settings()
 
 
 def sample_of(row: Mapping[str, Any]) -> Sample:
