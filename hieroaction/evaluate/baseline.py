@@ -49,11 +49,11 @@ def clips_to_tensor(clips: Sequence[np.ndarray], frames: int, frame_size: int):
     import torch
     import torch.nn.functional as F
 
+    from hieroaction.video.checks import check_clip
+
     out = torch.empty((len(clips), frames, 3, frame_size, frame_size), dtype=torch.float32)
     for i, clip in enumerate(clips):
-        array = np.asarray(clip)
-        if array.ndim != 4 or array.shape[-1] != 3 or array.shape[0] == 0:
-            raise ValueError(f"clip {i}: expected a uint8 (T,H,W,3) array, got shape {array.shape}")
+        array = check_clip(clip, f"clip {i}")  # the check every stage applies
         index = np.linspace(0, array.shape[0] - 1, frames).round().astype(int)
         chosen = torch.from_numpy(np.ascontiguousarray(array[index])).permute(0, 3, 1, 2).float() / 255.0
         out[i] = F.interpolate(chosen, size=(frame_size, frame_size), mode="area")
