@@ -9,9 +9,17 @@ log-prob passes of the policy, the old policy and the reference model, so a vide
 - keeps ``pixel_values_videos``, ``video_grid_thw``, ``second_per_grid_ts`` per sample through trl's shuffle/split of
   the generation batch, and gives them (with ``mm_token_type_ids`` rebuilt from the token ids, which Qwen-VL needs for
   its 3-D rotary positions) to every ``_get_per_token_logps_and_entropies`` call;
+<<<<<<< Updated upstream
 - suppresses the vision tokens in generation (:mod:`hieroaction.model.tokens`, the set evaluation suppresses; trl
   suppresses only the image pad): a sampled ``<|video_pad|>`` would not match any video feature and crash or corrupt
   the next forward pass.
+=======
+- suppresses the vision placeholder tokens in generation (trl suppresses only the image pad): a sampled
+  ``<|video_pad|>`` would not match any video feature and crash or corrupt the next forward pass;
+- encodes each clip once per pass instead of once per generation, and once per generation batch for the passes
+  without gradients (:class:`~hieroaction.train.clip_encoding.ClipEncodingCache`; ``encode_clips_once=False`` is
+  the plain path).
+>>>>>>> Stashed changes
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import torch
 from trl import GRPOTrainer
 
 from hieroaction.model.tokens import suppressed_token_ids
+from hieroaction.train.clip_encoding import ClipEncodingCache
 from hieroaction.video.checks import check_clip
 
 VIDEO_TENSOR_FIELDS = ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
@@ -70,6 +79,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         video_loader: ``row -> uint8 (T,H,W,3)``; default reads ``row[video_column]`` (array, lists or ``.npy`` path).
         video_column: the dataset column read by the default loader.
         id_column: the column used to name the sample in error messages.
+        encode_clips_once: share one vision-tower encoding among a clip's repeats (see module docstring).
     """
 
     def __init__(
@@ -78,9 +88,12 @@ class VideoGRPOTrainer(GRPOTrainer):
         video_loader: VideoLoader | None = None,
         video_column: str = "video",
         id_column: str = "sample_id",
+        encode_clips_once: bool = True,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        # after trl built its reference model, so that model keeps its own, unwrapped encoder
+        self.clip_cache = ClipEncodingCache(self.model, self.accelerator.autocast) if encode_clips_once else None
         if not self._is_vlm:
             raise TypeError("VideoGRPOTrainer needs a processor (ProcessorMixin) with a video processor")
         self.video_column = video_column
@@ -179,7 +192,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         self._tokenized_video = None
         try:
             # The old/ref passes inside trl's method read the video through _scoring_video (see _video_scope).
-            with self._lazy_video_scope():
+            with self._lazy_video_scope(), self._clip_scope():
                 output = super()._generate_and_score_completions(inputs)
             fields = self._tokenized_video
         finally:
@@ -187,6 +200,9 @@ class VideoGRPOTrainer(GRPOTrainer):
             self._tokenized_video = None
         output.update(split_video_fields(fields, device=self.accelerator.device))
         return output
+
+    def _clip_scope(self):
+        return self.clip_cache.scope() if self.clip_cache is not None else contextlib.nullcontext()
 
     @contextlib.contextmanager
     def _lazy_video_scope(self) -> Iterator[None]:

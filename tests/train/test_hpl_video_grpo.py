@@ -264,3 +264,47 @@ def test_scoring_pass_reproduces_the_sampling_distribution(tiny_dir, tmp_path):
     # Measured: ~1e-3 apart (cached vs full-sequence kernels) with the video, ~0.25 without it.
     assert (scored[live] - sampled[live]).abs().max() < 1e-2
     assert (blind[live] - sampled[live]).abs().max() > 5e-2
+
+
+def test_grpo_step_encodes_each_clip_once_per_pass_and_scores_like_the_plain_path(tiny_model_path, tmp_path):
+    """One GRPO generation batch (2 clips x 4 generations): generating and the old-policy pass encode 2 videos in all,
+    where the plain path encodes 16; the log-probs of a micro-batch are the plain path's."""
+    def _tower_spy(model, record):
+        def hook(module, args, kwargs):
+            record.append((torch.is_grad_enabled(), int(kwargs.get("grid_thw", args[1] if len(args) > 1 else None).shape[0])))
+
+        return model.model.visual.register_forward_pre_hook(hook, with_kwargs=True)
+
+    trainer = _trainer(tiny_model_path, tmp_path, _rows(4, seed=1), beta=0.0)
+    assert trainer.clip_cache is not None
+    calls: list = []
+    _tower_spy(trainer.model, calls)
+    generation_batch = next(iter(trainer.get_train_dataloader()))
+    trainer.model.train()
+    with torch.no_grad():
+        micro = trainer._prepare_inputs(generation_batch)
+    assert "old_per_token_logps" in micro
+    assert [c for c in calls if not c[0]] == [(False, 2)]  # generation encoded both clips; the old pass reused them
+    assert trainer.clip_cache.requested_videos == 16  # 8 rows generated + 8 rows scored
+
+    ids = torch.cat([micro["prompt_ids"], micro["completion_ids"]], dim=1)
+    mask = torch.cat([micro["prompt_mask"], micro["completion_mask"]], dim=1)
+    keep = micro["completion_ids"].size(1)
+    completion = micro["completion_mask"].bool()
+    results = {}
+    for once in (True, False):
+        trainer.clip_cache.enabled = once
+        calls.clear()
+        trainer.model.zero_grad()
+        with trainer._video_scope(merge_video_fields(micro)):
+            logps, _, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, keep)
+        logps[completion].sum().backward()
+        grad = trainer.model.model.visual.patch_embed.proj.weight.grad.clone()
+        results[once] = (logps.detach(), grad, calls[0][1])
+    distinct = len({v.sum().item() for v in micro["pixel_values_videos"]})
+    assert results[True][2] == distinct and results[False][2] == 4  # rows in the micro-batch
+    assert torch.allclose(results[True][0][completion], results[False][0][completion], atol=1e-5)
+    assert torch.allclose(results[True][0][completion], micro["old_per_token_logps"][completion], atol=1e-5)
+    # the trainer's scoring passes run under its bf16 autocast (also on the CPU): gradients agree to bf16 precision
+    shared, plain = results[True][1], results[False][1]
+    assert ((shared - plain).norm() / plain.norm()).item() < 1e-2
