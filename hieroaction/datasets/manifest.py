@@ -109,7 +109,7 @@ def load_manifest(
         except _RowProblem as exc:
             quarantined.append(Quarantined(sid, exc.field, exc.value, exc.reason, where=row_id))
             continue
-        except (RecursionError, MemoryError, ValueError, TypeError) as exc:  # a hostile row, not a bug
+        except Exception as exc:  # noqa: BLE001 - a hostile row quarantines that row only (datasets.records.isolate)
             quarantined.append(_with_where(quarantine_exception(sid, "row", None, exc, "bad-row"), row_id))
             continue
         if sample.sample_id in first_line:
@@ -274,7 +274,7 @@ def _as_int(name: str, value: Any) -> int:
         if isinstance(value, bool) or float(value) != int(float(value)):
             raise ValueError
         return int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise _RowProblem(name, value, "expected an integer") from None
 
 
