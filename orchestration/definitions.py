@@ -21,12 +21,15 @@ from orchestration.schedules import weekly_retrain_schedule
 from orchestration.sensors import new_video_run
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Where the graph works by default: the repository's layout (data/, models/, runs/) with its own DVC repository,
+# cache and remote, ignored by git. Promoting its checkpoint into the checkout is `python -m orchestration.promote`.
+DEFAULT_WORKSPACE = REPO_ROOT / "workspace"
 
 
 def default_resources(env: dict[str, str] | None = None) -> dict[str, dg.ConfigurableResource]:
     """Resources from ``HIEROACTION_*`` / ``AWS_*`` environment variables (embedded defaults when unset)."""
     env = dict(os.environ if env is None else env)
-    root = env.get("HIEROACTION_PROJECT_ROOT", str(REPO_ROOT))
+    root = env.get("HIEROACTION_PROJECT_ROOT", str(DEFAULT_WORKSPACE))
     return {
         "storage": StorageResource(
             project_root=root,

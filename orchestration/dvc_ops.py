@@ -36,6 +36,43 @@ def _repo(root: str | os.PathLike):
     return Repo(str(Path(root).resolve()), _wait_for_lock=True)
 
 
+WORKSPACE_REMOTE = "local"
+WORKSPACE_STORE = "dvc-store"  # the workspace's own remote, inside it (relative to .dvc/config: ../dvc-store)
+
+
+def ensure_repo(root: str | os.PathLike) -> bool:
+    """Make ``root`` a DVC repository of its own if it is none yet: no git, cache in ``.dvc/cache`` and a default
+    remote ``dvc-store/``, all inside ``root``; returns whether it created one.
+
+    Why: a workspace (the demo's, the UI's) versions its data and checkpoints without touching the git checkout it
+    sits in; only ``python -m orchestration.promote`` copies a promoted checkpoint into the checkout. A folder that is
+    a git work tree without DVC is refused rather than silently given a repository git does not know about.
+    """
+    import logging
+
+    from dvc.repo import Repo
+
+    root = Path(root).resolve()
+    if (root / ".dvc").is_dir():
+        return False
+    if (root / ".git").exists():
+        raise FileNotFoundError(f"{root} is a git checkout without DVC: run `dvc init` there first")
+    root.mkdir(parents=True, exist_ok=True)
+    banner = logging.getLogger("dvc.repo.init")  # "Initialized DVC repository": the caller says what it did
+    level = banner.level
+    banner.setLevel(logging.WARNING)
+    try:
+        repo = Repo.init(str(root), no_scm=True)
+    finally:
+        banner.setLevel(level)
+    with repo:
+        with repo.config.edit() as config:
+            config["core"]["remote"] = WORKSPACE_REMOTE
+            config["core"]["analytics"] = False
+            config["remote"][WORKSPACE_REMOTE] = {"url": str(root / WORKSPACE_STORE)}
+    return True
+
+
 def dvc_file_for(root: str | os.PathLike, target: str | os.PathLike) -> Path:
     """The pointer file DVC writes next to a tracked output (``data`` -> ``data.dvc``)."""
     target = Path(target)
@@ -72,6 +109,7 @@ def add(root: str | os.PathLike, target: str | os.PathLike) -> TrackedVersion:
     if not target.exists():
         raise FileNotFoundError(f"cannot version {target}: it does not exist")
     with _repo(root) as repo:
+        repo.scm_context.quiet = True  # no "To track the changes with git" hint: callers say what changed
         repo.add([str(target)])
     version = read_version(root, target)
     assert version is not None, f"dvc add wrote no pointer file for {target}"

@@ -135,7 +135,11 @@ def partition_key(name: str) -> str:
 
 
 class DvcResource(dg.ConfigurableResource):
-    """The DVC repository (normally this git checkout) and the remote to push versions to ('' = default remote)."""
+    """The DVC repository of the project root and the remote to push versions to ('' = its default remote).
+
+    A root that is no DVC repository yet (the default workspace) becomes one of its own on first use, cache and
+    remote inside it, so running the graph never rewrites the git checkout's ``data.dvc`` or ``models/promoted.dvc``.
+    """
 
     repo_root: str = "."
     remote: str = ""
@@ -150,6 +154,7 @@ class DvcResource(dg.ConfigurableResource):
 
     def track(self, target: str | Path) -> dvc_ops.TrackedVersion:
         """``dvc add`` then (if enabled) ``dvc push`` of one output; returns the recorded version."""
+        dvc_ops.ensure_repo(self.root)
         version = dvc_ops.add(self.root, target)
         if self.push:
             dvc_ops.push(self.root, [self.root / version.dvc_file], remote=self.remote or None)

@@ -1,5 +1,6 @@
-"""The whole asset graph materialized in-process on a small rendered dataset with the tiny model, then: the promotion
-gate on real checkpoints, the evaluate job and the CI gate, and versioning of data and the promoted checkpoint."""
+"""The whole asset graph materialized in-process on a small rendered dataset with the tiny model, in a workspace inside
+a git checkout (which it leaves untouched), then: the promotion gate on real checkpoints, the explicit promotion into
+the checkout, the evaluate job and the CI gate, and versioning of data and the promoted checkpoint."""
 
 from __future__ import annotations
 
@@ -44,13 +45,15 @@ def pipeline(tmp_path_factory, new_project):
         DVC_NO_ANALYTICS="1", DVC_SITE_CACHE_DIR=str(base / "dvc-site"), DVC_GLOBAL_CONFIG_DIR=str(base / "dvc-g")
     )
     try:
-        project = new_project(base / "project")
-        env = {**FAST_ENV, "HIEROACTION_PROJECT_ROOT": str(project), "HIEROACTION_TRAIN_LAUNCHER": "accelerate"}
+        project = new_project(base / "project")  # the git checkout, with its committed DVC configuration
+        workspace = project / "workspace"  # where the graph works (git-ignored, its own DVC repo)
+        env = {**FAST_ENV, "HIEROACTION_PROJECT_ROOT": str(workspace), "HIEROACTION_TRAIN_LAUNCHER": "accelerate"}
         defs = build_definitions(default_resources(env), executor=dg.in_process_executor)
         (base / "dagster_home").mkdir()
         with dg.DagsterInstance.local_temp(str(base / "dagster_home")) as instance:
             outcome = run_pipeline(defs, instance, SMALL)
-            yield {"defs": defs, "instance": instance, "outcome": outcome, "project": project, "env": env}
+            yield {"defs": defs, "instance": instance, "outcome": outcome, "project": project,
+                   "workspace": workspace, "env": env}
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -69,8 +72,8 @@ def _check(instance, asset: str, name: str):
     return record.event.asset_check_evaluation if record and record.event else None
 
 
-def test_whole_graph_materializes(pipeline):
-    outcome, instance, project = pipeline["outcome"], pipeline["instance"], pipeline["project"]
+def test_whole_graph_materializes(pipeline, git_cmd):
+    outcome, instance, project = pipeline["outcome"], pipeline["instance"], pipeline["workspace"]
     failed = {n: [str(e.event_specific_data)[:800] for e in r.all_events if e.event_type_value == "STEP_FAILURE"]
               for n, r in outcome.runs.items() if not r.success}
     assert outcome.success, failed
@@ -105,6 +108,9 @@ def test_whole_graph_materializes(pipeline):
     train_rows = (project / "runs" / "pipeline" / "splits" / "train.jsonl").read_text().splitlines()
     expected = {"zero-shot", "sft", "hpl"} | ({"regressor"} if len(train_rows) >= 2 else set())  # the baseline needs 2 clips
     assert set(written["systems"]) == expected
+    # the run versioned everything in its workspace: the checkout's tracked files are as committed, nothing new
+    assert (project / ".dvc" / "cache").is_dir() and (project / "dvc-store").is_dir()
+    assert git_cmd(pipeline["project"], "status", "--porcelain", "--untracked-files=all") == ""
 
 
 def _promote(pipeline, metric: str = "srcc"):
@@ -128,12 +134,21 @@ def promoted(pipeline):
     target = pipeline["project"] / "models" / "promoted"
     if not target.exists():
         _record_validation(pipeline["instance"], sft=0.41, hpl=0.62)
-        assert _promote(pipeline).success and target.is_dir()
+        assert _promote(pipeline).success
+        _release(pipeline)
     return target
 
 
+def _release(pipeline) -> list:
+    """`python -m orchestration.promote`: the workspace's promoted checkpoint into the checkout (bounds kept)."""
+    from orchestration.promote import promote
+
+    os.environ.update(pipeline["env"])
+    return promote(pipeline["workspace"], pipeline["project"], record=False, log=lambda *_: None)
+
+
 def test_promotion_gate_blocks_a_worse_checkpoint(pipeline):
-    instance, project = pipeline["instance"], pipeline["project"]
+    instance, project = pipeline["instance"], pipeline["workspace"]
     pointer = project / "models" / "promoted.dvc"
     before = pointer.read_text() if pointer.exists() else None
     count = len(instance.fetch_materializations(dg.AssetKey("promoted_checkpoint"), limit=100).records)
@@ -148,25 +163,39 @@ def test_promotion_gate_blocks_a_worse_checkpoint(pipeline):
 
 
 def test_promotion_gate_promotes_a_better_checkpoint_and_dvc_restores_it(pipeline, git_cmd):
-    instance, project = pipeline["instance"], pipeline["project"]
-    target = project / "models" / "promoted"
+    instance, workspace, project = pipeline["instance"], pipeline["workspace"], pipeline["project"]
+    target = workspace / "models" / "promoted"
     _record_validation(instance, sft=0.41, hpl=0.62)
     promoted = _promote(pipeline)
     assert promoted.success and _check(instance, "promoted_checkpoint", "promotion_gate").passed
     meta = _latest(instance, "promoted_checkpoint")
-    hpl_final = project / "runs" / "pipeline" / "hpl" / "final"
+    hpl_final = workspace / "runs" / "pipeline" / "hpl" / "final"
     assert filecmp.cmp(target / "model.safetensors", hpl_final / "model.safetensors", shallow=False)
     provenance = yaml.safe_load((target / "hieroaction_provenance.yaml").read_text())
-    assert provenance["dvc_data_md5"] == dvc_ops.read_version(project, "data").md5
-    assert meta["checkpoint_dvc_md5"] == dvc_ops.read_version(project, "models/promoted").md5
-    # pushed to the default (in-repo) remote: a fresh clone restores data and checkpoint byte for byte
+    assert provenance["dvc_data_md5"] == dvc_ops.read_version(workspace, "data").md5
+    assert meta["checkpoint_dvc_md5"] == dvc_ops.read_version(workspace, "models/promoted").md5
+    # the gate versions the checkpoint in the workspace only; the checkout changes on the explicit promotion
+    assert git_cmd(project, "status", "--porcelain", "--untracked-files=all") == ""
+    changes = {c.what: c for c in _release(pipeline)}
+    assert changes["models/promoted.dvc"].after == meta["checkpoint_dvc_md5"][:12]
+    assert changes["data.dvc"].after == provenance["dvc_data_md5"][:12]
+    changed = {line[3:] for line in git_cmd(project, "status", "--porcelain", "--untracked-files=all").splitlines()}
+    assert {"data.dvc", "models/promoted.dvc"} <= changed and any(p.startswith("dvc-store/") for p in changed)
+    assert all(p.startswith("dvc-store/") or p.endswith((".dvc", ".gitignore")) for p in changed), changed
+    # pushed to the checkout's default (in-repo) remote: a fresh clone restores data and checkpoint byte for byte
     git_cmd(project, "add", "-A")
-    git_cmd(project, "commit", "-q", "--allow-empty", "-m", "promoted")
+    git_cmd(project, "commit", "-q", "-m", "promoted")
     clone = project.parent / "clone"
     git_cmd(project.parent, "clone", "-q", str(project), str(clone))
     dvc_ops.pull(clone)
     assert filecmp.cmp(clone / "models" / "promoted" / "model.safetensors", target / "model.safetensors", False)
-    assert not filecmp.dircmp(clone / "data", project / "data").diff_files
+    assert not filecmp.dircmp(clone / "data", workspace / "data").diff_files
+
+
+def test_promote_refuses_a_workspace_without_a_promoted_checkpoint(tmp_path, project):
+    from orchestration.promote import main
+
+    assert main([str(tmp_path / "empty"), "--root", str(project)]) == 2
 
 
 def test_ci_gate_passes_within_bounds_and_fails_on_regression(pipeline, promoted):
