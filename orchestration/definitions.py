@@ -15,6 +15,7 @@ import dagster as dg
 from orchestration import checks
 from orchestration.assets import frames as frames_assets
 from orchestration.assets import ingest, reasoning, report, training
+from orchestration.console import compact_console_logger
 from orchestration.jobs import build_jobs
 from orchestration.resources import DvcResource, FrameSettingsResource, StorageResource, TrainingResource
 from orchestration.schedules import weekly_retrain_schedule
@@ -108,6 +109,7 @@ def build_definitions(resources: dict | None = None, executor=None) -> dg.Defini
         sensors=[new_video_run("ingest")],
         resources=resources,
         executor=executor,
+        loggers={"console": compact_console_logger},
     )
 
 

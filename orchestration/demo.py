@@ -47,6 +47,7 @@ class PipelineOutcome:
     report: Path | None
     promoted: bool
     gate: str
+    times: dict[str, float] = field(default_factory=dict)
 
 
 def run_config(settings: PipelineSettings) -> dict[str, Any]:
@@ -83,7 +84,8 @@ def _ops_for(config: dict[str, Any], names: list[str]) -> dict[str, Any]:
 
 
 def run_pipeline(defs, instance, settings: PipelineSettings, *, train: bool = True, log=print) -> PipelineOutcome:
-    """ingest (unpartitioned part) → frames for every video partition (one run) → train job, in-process."""
+    """ingest (unpartitioned part) → frames for every video partition (one run) → train job, in-process; one line
+    per stage when it ends (its counts and time)."""
     import dagster as dg
 
     from orchestration.partitions import VIDEOS_PARTITION
@@ -91,14 +93,20 @@ def run_pipeline(defs, instance, settings: PipelineSettings, *, train: bool = Tr
     config = run_config(settings)
     ingest = defs.resolve_job_def("ingest")
     runs: dict[str, Any] = {}
+    times: dict[str, float] = {}
     start = time.perf_counter()
     head = [dg.AssetKey(k) for k in ("raw_videos", "annotations", "samples")]
     runs["ingest"] = ingest.execute_in_process(
         instance=instance, asset_selection=head, run_config=_ops_for(config, ["raw_videos"]), raise_on_error=False
     )
-    log(f"ingest: {'ok' if runs['ingest'].success else 'FAILED'} ({time.perf_counter() - start:.0f} s)")
+    times["ingest"] = time.perf_counter() - start
     if not runs["ingest"].success:
-        return PipelineOutcome(False, runs, None, False, "ingest failed")
+        log(stage_line("ingest", "FAILED", times["ingest"]))
+        return PipelineOutcome(False, runs, None, False, "ingest failed", times)
+    samples = latest_metadata(instance, "samples")
+    log(stage_line("ingest", f"{samples.get('good')} samples in {samples.get('videos')} videos, "
+                   f"{samples.get('quarantined')} quarantined, data version {_short(samples.get('data_dvc_md5'))}",
+                   times["ingest"]))
     keys = instance.get_dynamic_partitions(VIDEOS_PARTITION)
     start = time.perf_counter()
     runs["frames"] = ingest.execute_in_process(
@@ -108,10 +116,13 @@ def run_pipeline(defs, instance, settings: PipelineSettings, *, train: bool = Tr
         run_config=QUIET,
         raise_on_error=False,
     )
-    log(f"frames: {len(keys)} video partitions {'ok' if runs['frames'].success else 'FAILED'} "
-        f"({time.perf_counter() - start:.0f} s)")
+    times["frames"] = time.perf_counter() - start
+    frames = latest_metadata(instance, "frames") if runs["frames"].success else {}
+    log(stage_line("frames", f"{frames.get('samples')} clips from {len(keys)} video partitions "
+                   f"({frames.get('written')} extracted, {frames.get('quarantined')} quarantined)"
+                   if frames else "FAILED", times["frames"]))
     if not runs["frames"].success or not train:
-        return PipelineOutcome(runs["frames"].success, runs, None, False, "not trained")
+        return PipelineOutcome(runs["frames"].success, runs, None, False, "not trained", times)
     start = time.perf_counter()
     trained = defs.resolve_job_def("train")
     runs["train"] = trained.execute_in_process(
@@ -119,14 +130,16 @@ def run_pipeline(defs, instance, settings: PipelineSettings, *, train: bool = Tr
         run_config=_ops_for(config, ["sft_checkpoint", "hpl_checkpoint", "promoted_checkpoint"]),
         raise_on_error=False,
     )
-    log(f"train: {'ok' if runs['train'].success else 'FAILED'} ({time.perf_counter() - start:.0f} s)")
+    times["train"] = time.perf_counter() - start
+    times.update(step_durations(instance, runs["train"].run_id))
+    log(stage_line("train", "ok" if runs["train"].success else "FAILED", times["train"]))
     gate = _gate_outcome(runs["train"])
     promoted = runs["train"].success and any(
         e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key == dg.AssetKey("promoted_checkpoint")
         for e in runs["train"].all_events
     )
     report = _report_path(runs["train"])
-    return PipelineOutcome(runs["train"].success and report is not None, runs, report, promoted, gate)
+    return PipelineOutcome(runs["train"].success and report is not None, runs, report, promoted, gate, times)
 
 
 def _gate_outcome(result) -> str:
@@ -150,6 +163,89 @@ def _report_path(result) -> Path | None:
     return None
 
 
+def stage_line(stage: str, what: str, seconds: float) -> str:
+    return f"== {stage:<8} {what}  ({format_duration(seconds)})"
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds} s" if seconds < 60 else f"{seconds // 60}m {seconds % 60:02d}s"
+
+
+def latest_metadata(instance, key: str) -> dict[str, Any]:
+    import dagster as dg
+
+    event = instance.get_latest_materialization_event(dg.AssetKey(key))
+    if event is None or event.asset_materialization is None:
+        return {}
+    return {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
+
+
+def step_durations(instance, run_id: str) -> dict[str, float]:
+    """Seconds from start to success of each step of a run (from the event log's timestamps)."""
+    started: dict[str, float] = {}
+    took: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or not entry.step_key:
+            continue
+        if event.event_type_value == "STEP_START":
+            started[entry.step_key] = entry.timestamp
+        elif event.event_type_value == "STEP_SUCCESS" and entry.step_key in started:
+            took[entry.step_key] = entry.timestamp - started[entry.step_key]
+    return took
+
+
+def _short(md5: Any) -> str:
+    return str(md5 or "none").removesuffix(".dir")[:12]
+
+
+SUMMARY_METRICS = (("srcc", "SRCC"), ("rl2_x100", "RL2x100"), ("format_validity", "format"),
+                   ("action_accuracy", "action"), ("tiou_mean", "tIoU"), ("score_coverage", "scored"))
+
+
+def summary(instance, outcome: PipelineOutcome, settings: PipelineSettings, workspace: Path, home: Path) -> str:
+    """The block printed at the end: data, training, the gate's decision, test metrics per system, where things are."""
+    import json
+
+    samples = latest_metadata(instance, "samples")
+    targets = latest_metadata(instance, "reasoning_targets")
+    splits = ", ".join(f"{k} {targets[f'n_{k}']}" for k in ("train", "val", "test") if f"n_{k}" in targets)
+    lines = ["", "=" * 30 + " HieroAction demo: summary " + "=" * 30]
+    lines.append(f"data      {samples.get('good', '?')} dives in {samples.get('videos', '?')} videos ({splits}), "
+                 f"{samples.get('quarantined', '?')} quarantined; data version {_short(samples.get('data_dvc_md5'))}")
+    t = outcome.times
+    lines.append(f"training  SFT {settings.sft_steps} steps ({format_duration(t.get('sft_checkpoint', 0))}), "
+                 f"HPL {settings.hpl_steps} steps ({format_duration(t.get('hpl_checkpoint', 0))}), "
+                 f"report {format_duration(t.get('benchmark_report', 0))}")
+    promoted = (f"{workspace / 'models' / 'promoted'} (release it: python -m orchestration.promote)"
+                if outcome.promoted else "nothing promoted")
+    lines.append(f"gate      {outcome.gate}")
+    lines.append(f"          {promoted}")
+    if outcome.report and (outcome.report.parent / "report.json").is_file():
+        report = json.loads((outcome.report.parent / "report.json").read_text(encoding="utf-8"))
+        n = next(iter(report["systems"].values()), {}).get("metrics", {}).get("n", "?")
+        lines.append(f"test      {n} held-out dives")
+        lines.append("          " + f"{'system':<10}" + "".join(f"{label:>9}" for _, label in SUMMARY_METRICS))
+        for name, system in report["systems"].items():
+            metrics = system.get("metrics", {})
+            cells = "".join(f"{_cell(metrics.get(key)):>9}" for key, _ in SUMMARY_METRICS)
+            lines.append(f"          {name:<10}{cells}")
+        lines.append(f"report    {outcome.report}")
+    total = sum(t.get(k, 0) for k in ("ingest", "frames", "train"))
+    lines.append(f"time      {format_duration(total)} (ingest {format_duration(t.get('ingest', 0))}, frames "
+                 f"{format_duration(t.get('frames', 0))}, train and report {format_duration(t.get('train', 0))})")
+    lines.append(f"UI        make ui   (runs, metadata and per-step metrics; Dagster home {home})")
+    lines.append("=" * 86)
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "—"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 videos of 2 dives, a few training steps")
@@ -162,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hpl-steps", type=int, default=defaults.hpl_steps, help="default %(default)s")
     args = parser.parse_args(argv)
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # per-stage lines instead of progress bars from every library
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("HIEROACTION_EXECUTOR", "in_process")
     from orchestration.ui import prepare_home
 
@@ -180,17 +278,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.quick:
         settings = PipelineSettings(num_videos=3, dives_per_video=2, test_videos=1, sft_steps=4, hpl_steps=2)
-    print(f"HieroAction demo: {settings.num_videos} rendered videos x {settings.dives_per_video} dives; "
-          f"Dagster home {home}")
+    workspace = defs.resources["storage"].root
+    print(f"HieroAction demo: {settings.num_videos} rendered videos x {settings.dives_per_video} dives, "
+          f"SFT {settings.sft_steps} + HPL {settings.hpl_steps} steps")
+    print(f"workspace {workspace} (data, checkpoints, DVC cache and remote); Dagster home {home}")
     with dg.DagsterInstance.get() as instance:
         outcome = run_pipeline(defs, instance, settings, train=not args.no_train)
-    if outcome.report:
-        print(f"promotion gate {outcome.gate}")
-        print(f"report: {outcome.report}")
-        print(f"see it in the UI: python -m orchestration.ui  (Dagster home {home})")
+        if not args.no_train:
+            print(summary(instance, outcome, settings, Path(str(workspace)), home))
     if not outcome.success:
         failed = [name for name, run in outcome.runs.items() if not run.success]
-        print(f"FAILED: {', '.join(failed) or 'no report'}; details in the Dagster UI", file=sys.stderr)
+        print(f"FAILED: {', '.join(failed) or 'no report'}; details in the Dagster UI (make ui)", file=sys.stderr)
         return 1
     return 0
 

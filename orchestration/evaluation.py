@@ -71,16 +71,18 @@ def system_summary(result, name: str) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if v is None or (isinstance(v, int | float) and not isinstance(v, bool))}
 
 
-def report_metadata(result, name: str, prefix: str = "") -> dict[str, Any]:
-    """Metrics table, score scatter plot (embedded PNG) and one sample assessment, for an asset's metadata panel."""
+def report_metadata(result, name: str, prefix: str = "", root: Path | None = None) -> dict[str, Any]:
+    """Metrics table, the report's plots (images the asset page shows: the score scatter and the example dives'
+    assessments, served from under ``root``) and one sample assessment, for an asset's metadata panel."""
     p = f"{prefix}_" if prefix else ""
     report = result.report
     rows = [{"system": n, **{k: v for k, v in system_summary(result, n).items() if k in HEADLINE}}
             for n in report["systems"]]
     metadata: dict[str, Any] = {f"{p}metrics": dg.MetadataValue.md(markdown_table(rows))}
-    scatter = result.paths.get("score_scatter")
-    if scatter and Path(scatter).is_file():
-        metadata[f"{p}score_scatter"] = image_markdown(scatter, "predicted vs true score")
+    out = Path(result.paths["markdown"]).parent if "markdown" in result.paths else None
+    for key, relative in (report.get("plots") or {}).items():
+        if out is not None and (key == "score_scatter" or key.startswith("assessment_")) and (out / relative).is_file():
+            metadata[f"{p}{key}"] = image_markdown(out / relative, key.replace("_", " "), root)
     examples = report.get("examples") or []
     if examples:
         example = examples[len(examples) // 2]

@@ -1,18 +1,20 @@
 """Metadata a person reads in the Dagster UI: Markdown tables, embedded images, short JSON excerpts.
 
-Why helpers: every asset shows counts and versions the same way, and images must be embedded (the UI renders
-Markdown ``data:`` images) so the plot is visible without access to the machine that produced it.
+Why helpers: every asset shows counts and versions the same way, and plots the way the UI can show them inline.
 """
 
 from __future__ import annotations
 
-import base64
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import dagster as dg
+
+DEFAULT_PLOTS_URL = "http://127.0.0.1:3001"
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
@@ -30,10 +32,23 @@ def counts_table(counts: Mapping[str, int], key: str = "name", value: str = "cou
     return markdown_table([{key: k, value: v} for k, v in counts.items()])
 
 
-def image_markdown(path: str | Path, alt: str = "plot") -> dg.MetadataValue:
-    """A PNG embedded as a Markdown ``data:`` image (shown inline in the asset's metadata panel)."""
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return dg.MetadataValue.md(f"![{alt}](data:image/png;base64,{data})")
+def image_markdown(path: str | Path, alt: str = "plot", root: str | Path | None = None) -> dg.MetadataValue:
+    """A PNG as a Markdown image the asset page shows inline.
+
+    Why a URL: the Dagster UI renders Markdown images only from ``http(s)`` sources (``data:`` URIs are sanitised
+    away) and shows Markdown longer than 1000 characters only behind a button; ``python -m orchestration.ui`` serves
+    the PNGs under the project root at ``HIEROACTION_PLOTS_URL`` (default ``http://127.0.0.1:3001``). Outside the
+    root the entry is the file's path.
+    """
+    path = Path(path).resolve()
+    if root is None or not path.is_relative_to(Path(root).resolve()):
+        return dg.MetadataValue.path(str(path))
+    relative = path.relative_to(Path(root).resolve()).as_posix()
+    return dg.MetadataValue.md(f"![{alt}]({plots_url()}/{quote(relative)})")
+
+
+def plots_url() -> str:
+    return os.environ.get("HIEROACTION_PLOTS_URL", DEFAULT_PLOTS_URL).rstrip("/")
 
 
 def quarantine_table(quarantined: Iterable[Any], limit: int = 20) -> dg.MetadataValue:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import dagster as dg
+import psutil
 
 from hieroaction.datasets.media import key_problem
 from orchestration import dvc_ops
@@ -195,8 +196,9 @@ class TrainingResource(dg.ConfigurableResource):
         else:
             launch += ["--num_processes", str(self.num_processes), "--num_machines", "1", "--mixed_precision", "no"]
             launch += ["--dynamo_backend", "no"]
-            if self.device == "cpu":
-                launch += ["--cpu"]
+            if self.device == "cpu":  # the thread count accelerate would pick, passed so it does not warn about it
+                threads = max(1, (psutil.cpu_count(logical=False) or 1) // max(1, self.num_processes))
+                launch += ["--cpu", "--num_cpu_threads_per_process", str(threads)]
         if self.launcher == "k8s":  # inside the pod the image's own python and accelerate run the same entry point
             launch = ["accelerate", "launch", *launch[3:]]
         return [*launch, *entry]

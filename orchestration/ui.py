@@ -1,6 +1,7 @@
 """Start the Dagster UI on this project, or take a headless-Chromium screenshot of a running one.
 
-    python -m orchestration.ui                 # dagster dev -w workspace.yaml, DAGSTER_HOME=./dagster_home
+    python -m orchestration.ui                 # dagster dev -w workspace.yaml, DAGSTER_HOME=./dagster_home,
+                                               # and the report plots (PNG) at http://127.0.0.1:3001
     python -m orchestration.ui screenshot --url http://127.0.0.1:3000/asset-groups --out docs/ui/asset_graph.png
 
 Why a module: ``dagster dev`` needs a DAGSTER_HOME holding the project's ``dagster.yaml`` (run monitoring, retries,
@@ -15,6 +16,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +69,29 @@ def screenshot(url: str, out: str | Path, *, width: int = 1600, height: int = 10
     return out
 
 
+class PlotRequestHandler(SimpleHTTPRequestHandler):
+    """GET of PNG files under the served folder, nothing else (no listings, no other files)."""
+
+    def send_head(self):
+        local = Path(self.translate_path(self.path))
+        if local.suffix.lower() != ".png" or not local.is_file():
+            self.send_error(404, "only the report plots (PNG files) are served")
+            return None
+        return super().send_head()
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+        pass
+
+
+def serve_plots(root: str | Path, host: str = "127.0.0.1", port: int = 3001) -> ThreadingHTTPServer:
+    """Serve the PNG plots under ``root`` (the project root) so the asset pages can show them (see
+    ``orchestration.metadata.image_markdown``); runs in a daemon thread until ``shutdown()``."""
+    handler = partial(PlotRequestHandler, directory=str(Path(root).resolve()))
+    server = ThreadingHTTPServer((host, port), handler)
+    threading.Thread(target=server.serve_forever, name="plots", daemon=True).start()
+    return server
+
+
 def prepare_home(home: Path | None = None) -> Path:
     home = Path(home or os.environ.get("DAGSTER_HOME") or REPO_ROOT / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -80,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     shot.add_argument("--out", default=str(REPO_ROOT / "docs" / "ui" / "asset_graph.png"))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", default="3000")
+    parser.add_argument("--plots-port", type=int, default=3001, help="where the asset pages fetch the report plots")
     args = parser.parse_args(argv)
     if args.command == "screenshot":
         print(screenshot(args.url, args.out))
@@ -88,8 +116,16 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "DAGSTER_HOME": str(home), "DVC_NO_ANALYTICS": "1"}
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", args.host, "-p", args.port]
-    print(f"Dagster home {home}; UI at http://{args.host}:{args.port}")
-    return subprocess.call(command, cwd=REPO_ROOT, env=env)
+    from orchestration.definitions import DEFAULT_WORKSPACE
+
+    root = Path(os.environ.get("HIEROACTION_PROJECT_ROOT", DEFAULT_WORKSPACE))
+    plots = serve_plots(root, args.host, args.plots_port)
+    print(f"Dagster home {home}; UI at http://{args.host}:{args.port}; plots of {root} at "
+          f"http://{args.host}:{args.plots_port}")
+    try:
+        return subprocess.call(command, cwd=REPO_ROOT, env=env)
+    finally:
+        plots.shutdown()
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ class VideoAssessment:
     problems: list[str] = field(default_factory=list)
     fps: float | None = None
     prompt: list[dict] = field(default_factory=list)  # the messages the model answered (without the video)
+    frames: object | None = field(default=None, repr=False)  # (T, H, W, 3) uint8: what the model saw (for plots)
 
     def to_dict(self) -> dict:
         a = self.assessment
@@ -169,8 +170,19 @@ def assess_video(
     text = output.completions[0]
     parsed = parse_assessment(text)
     return VideoAssessment(
-        str(path), str(checkpoint), count, indices, text, parsed.assessment, list(parsed.problems), fps, messages
+        str(path), str(checkpoint), count, indices, text, parsed.assessment, list(parsed.problems), fps, messages,
+        frames,
     )
+
+
+def plot_video_assessment(result: VideoAssessment, path: str | Path) -> Path:
+    """The assessment as a picture (``hieroaction assess --plot``): frames shown, step spans, judgements, score."""
+    from hieroaction.evaluate.plots import plot_assessment
+
+    score = result.assessment.score if result.assessment is not None else None
+    title = Path(result.video).name + (f" — score {score:.2f}" if score is not None else "")
+    return plot_assessment(path, result.frames, result.frame_indices, result.num_frames, result.assessment,
+                           fps=result.fps, title=title, problems=result.problems)
 
 
 def format_assessment(result: VideoAssessment) -> str:

@@ -168,8 +168,13 @@ def _json_safe(value):
 # --------------------------------------------------------------------------------------------------- writing
 
 
-def write_report(report: dict, systems: Sequence[SystemResult], out_dir: str | Path) -> dict[str, Path]:
-    """Write JSON, Markdown, predictions and plots into ``out_dir``; returns the paths written."""
+def write_report(
+    report: dict, systems: Sequence[SystemResult], out_dir: str | Path, example_clips: dict | None = None
+) -> dict[str, Path]:
+    """Write JSON, Markdown, predictions and plots into ``out_dir``; returns the paths written.
+
+    ``example_clips``: ``{sample_id: (frames, frame_indices, num_frames)}`` for the report's example dives; each one
+    given is also drawn as an assessment picture (the primary system's answer against the gold steps)."""
     from hieroaction.evaluate.plots import plot_part_confusion, plot_score_scatter, plot_step_tiou
 
     out = Path(out_dir)
@@ -195,6 +200,11 @@ def write_report(report: dict, systems: Sequence[SystemResult], out_dir: str | P
             paths[f"part_confusion_{system.name}"] = plot_part_confusion(
                 plots / f"part_confusion_{_safe(system.name)}.png", confusions, title=f"Action-part confusion: {system.name}"
             )
+    for example in report.get("examples") or []:
+        clip = (example_clips or {}).get(example["sample_id"])
+        if clip is not None:
+            key = f"assessment_{_safe(example['sample_id'])}"
+            paths[key] = _plot_example(plots / f"{key}.png", example, report.get("primary"), clip)
     report["plots"] = {key: str(path.relative_to(out)) for key, path in paths.items()}
 
     paths["predictions"] = out / PREDICTIONS_JSONL
@@ -213,6 +223,20 @@ def _scatter_subtitle(metrics: dict) -> str:
     coverage = metrics.get("score_coverage")
     return (f"SRCC {_fmt(metrics.get('srcc'))}, RL2×100 {_fmt(metrics.get('rl2_x100'), 2)}"
             + (f", {coverage:.0%} parsed" if coverage is not None and coverage < 1 else ""))
+
+
+def _plot_example(path: Path, example: dict, system: str | None, clip) -> Path:
+    """One example dive as :func:`~hieroaction.evaluate.plots.plot_assessment` draws it for ``system``'s answer."""
+    from hieroaction.evaluate.plots import plot_assessment
+    from hieroaction.reasoning import parse_assessment
+
+    frames, indices, num_frames = clip
+    answer = example["answers"].get(system) or next(iter(example["answers"].values()), {})
+    parsed = parse_assessment(answer.get("text") or "")
+    gold = parse_assessment(example["gold_answer"]).assessment
+    title = f"{example['sample_id']} ({system}) — gold {example['action_code']}, score {example['gold_score']:.2f}"
+    return plot_assessment(path, frames, indices, num_frames, parsed.assessment, gold=gold, title=title,
+                           problems=parsed.problems)
 
 
 def _safe(name: str) -> str:

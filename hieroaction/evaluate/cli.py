@@ -79,6 +79,7 @@ def _register_assess(subparsers) -> None:
     p.add_argument("video", help="any video file (mp4, mkv, webm, ...)")
     p.add_argument("--checkpoint", help="HieroAction checkpoint folder (default: $HIEROACTION_CHECKPOINT)")
     p.add_argument("--json", action="store_true", help="print the assessment as JSON")
+    p.add_argument("--plot", metavar="PNG", help="also draw the assessment: frames shown, step spans, judgements, score")
     _add_frame_options(p)
     _add_generation_options(p, batch_size=1)
     p.set_defaults(func=run_assess)
@@ -251,7 +252,7 @@ def _short(value) -> str:
 def run_assess(args: argparse.Namespace) -> int:
     import os
 
-    from hieroaction.evaluate.assess import AssessError, assess_video, format_assessment
+    from hieroaction.evaluate.assess import AssessError, assess_video, format_assessment, plot_video_assessment
     from hieroaction.evaluate.checkpoint import CheckpointError
     from hieroaction.evaluate.inference import NonFiniteOutputError
 
@@ -260,6 +261,8 @@ def run_assess(args: argparse.Namespace) -> int:
         return _fail("no checkpoint: pass --checkpoint PATH or set HIEROACTION_CHECKPOINT")
     try:
         settings = _frame_settings(args, checkpoint)
+        if args.plot and not args.plot.lower().endswith(".png"):
+            raise AssessError(f"--plot writes a PNG: give a file name ending in .png, got {args.plot}")
         result = assess_video(args.video, checkpoint, settings=settings, generation=_generation(args))
     except (AssessError, CheckpointError) as exc:
         return _fail(exc)
@@ -268,4 +271,9 @@ def run_assess(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(f"bad input: {exc}")
     print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) if args.json else format_assessment(result))
+    if args.plot:
+        try:
+            print(f"plot: {plot_video_assessment(result, args.plot)}", file=sys.stderr if args.json else sys.stdout)
+        except OSError as exc:
+            return _fail(f"cannot write {args.plot}: {exc.strerror or exc}")
     return 0

@@ -234,5 +234,11 @@ def run_evaluation(
         write_report(report, results, out_dir)  # the numbers are still worth keeping
         raise
     report["gates"] = [g.to_dict() for g in gate_results]
-    paths = write_report(report, results, out_dir)
+    position = {sample.sample_id: k for k, sample in enumerate(evaluated)}
+    example_clips = {
+        e["sample_id"]: (eval_clips[k], clips.frame_indices(evaluated[k]), evaluated[k].num_frames)
+        for e in report.get("examples") or []
+        if (k := position.get(e["sample_id"])) is not None
+    }
+    paths = write_report(report, results, out_dir, example_clips=example_clips)
     return EvaluationResult(report, paths, gate_results, quarantined)

@@ -96,6 +96,7 @@ def reasoning_targets(context: dg.AssetExecutionContext, samples, storage: Stora
             "grammar_version": GRAMMAR_VERSION,
             "samples": sum(counts.values()),
             "splits": dg.MetadataValue.md(counts_table(counts, "split")),
+            **{f"n_{split}": count for split, count in counts.items()},
             "actions": len(Counter(s.action_code for s in samples)),
             "example_target": dg.MetadataValue.md("```\n" + example + "\n```"),
             "tables": dg.MetadataValue.path(str(storage.work / "splits")),

@@ -55,7 +55,7 @@ def benchmark_report(
     context.log.info(f"report: {result.paths['markdown']}")
     return dg.MaterializeResult(
         metadata={
-            **report_metadata(result, "hpl"),
+            **report_metadata(result, "hpl", root=storage.root),
             "quarantined": len(result.quarantined),
             **provenance,
         }
@@ -128,7 +128,7 @@ def checkpoint_report(
         metadata={
             "checkpoint": dg.MetadataValue.path(str(checkpoint)),
             "split": config.split,
-            **report_metadata(result, name),
+            **report_metadata(result, name, root=storage.root),
             "gates": dg.MetadataValue.md("\n".join(f"- {line}" for line in lines) or "_no bounds configured_"),
             **provenance,
         }

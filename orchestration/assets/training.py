@@ -92,11 +92,17 @@ def launch(context, stage: str, config_path: Path, training: TrainingResource, s
 
         invocation = run_training_pod(context, command, training.k8s_gpus, {}, extras)
     else:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+        log = stage_dir(storage, stage) / "train.log"  # the process's raw output; the console gets Pipes lines
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false", "TQDM_DISABLE": "1",
+               "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HIEROACTION_TRAIN_LOG": str(log)}
         if training.device == "cpu":
             env["CUDA_VISIBLE_DEVICES"] = ""
         client = dg.PipesSubprocessClient(cwd=str(storage.root), env=env)
-        invocation = client.run(context=context, command=command, extras=extras)
+        try:
+            invocation = client.run(context=context, command=command, extras=extras)
+        except Exception:
+            context.log.error(f"{stage} failed; its full output: {log}")
+            raise
     metadata: dict[str, Any] = {}
     for result in invocation.get_results():
         metadata.update(getattr(result, "metadata", None) or {})

@@ -116,3 +116,22 @@ def evaluate_cli_fixture():
 @pytest.fixture(name="encode_mp4", scope="session")
 def encode_mp4_fixture():
     return encode_mp4
+
+
+def assert_readable_png(path, min_width: int = 1000, min_height: int = 400) -> np.ndarray:
+    """A PNG of a size a person can read, with real content: many distinct colours, not one flat background."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        assert image.width >= min_width and image.height >= min_height, image.size
+        pixels = np.asarray(image.convert("RGB"))
+    assert pixels.std() > 20
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50
+    return pixels
+
+
+@pytest.fixture
+def readable_png():
+    """``readable_png(path)``: assert the PNG is readable-sized and not blank; returns its RGB pixels."""
+    return assert_readable_png

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -33,7 +34,10 @@ def written_report(tmp_path_factory, labelled_sample):
         fallback=(60.0, "train-split mean final score"), primary="hpl", generation={"max_new_tokens": 64},
         n_boot=200,
     )
-    paths = write_report(report, systems, tmp_path / "report")
+    frames = np.zeros((8, 32, 32, 3), dtype=np.uint8)
+    frames[:, 8:24, 8:24] = (200, 80, 40)
+    clips = {s.sample_id: (frames, list(range(0, 80, 10)), s.num_frames) for s in samples}
+    paths = write_report(report, systems, tmp_path / "report", example_clips=clips)
     return report, paths, tmp_path / "report"
 
 
@@ -49,7 +53,9 @@ def test_report_files_json_markdown_and_valid_pngs(written_report):
     assert data["score_fallback"]["value"] == 60.0 and "fallback" in data["score_fallback"]["rule"]
     assert data["published"]["rows"] and "real videos" in data["published"]["title"]
     assert len(data["examples"]) == 3 and "hpl" in data["examples"][0]["answers"]
-    assert set(data["plots"]) == {"score_scatter", "step_tiou", "part_confusion_zero-shot", "part_confusion_hpl"}
+    examples = {f"assessment_{e['sample_id'].replace('/', '_')}" for e in data["examples"]}
+    assert set(data["plots"]) == {"score_scatter", "step_tiou", "part_confusion_zero-shot", "part_confusion_hpl",
+                                  *examples}
     for relative in data["plots"].values():
         png = out / relative
         assert png.read_bytes()[:8] == PNG_MAGIC

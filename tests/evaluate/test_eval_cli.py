@@ -81,6 +81,16 @@ def test_assess_a_fresh_mp4(fresh_mp4, tiny_checkpoint, evaluate_cli, capsys):
     assert text.startswith(f"Video: {fresh_mp4} (40 frames, 1.6 s; 4 shown to the model)")
 
 
+def test_assess_plot_writes_a_readable_png(fresh_mp4, tiny_checkpoint, evaluate_cli, capsys, tmp_path, readable_png):
+    out = tmp_path / "plots" / "dive.png"
+    assert evaluate_cli(["assess", str(fresh_mp4), "--checkpoint", str(tiny_checkpoint), "--max-new-tokens", "8",
+                         "--plot", str(out)]) == 0
+    assert f"plot: {out}" in capsys.readouterr().out
+    readable_png(out)
+    assert evaluate_cli(["assess", str(fresh_mp4), "--checkpoint", str(tiny_checkpoint), "--plot", "x.jpg"]) == 2
+    assert "--plot writes a PNG" in one_line_error(capsys)
+
+
 def test_assess_readable_output_of_a_valid_answer():
     from hieroaction.evaluate.assess import VideoAssessment, format_assessment
     from hieroaction.reasoning import parse_assessment

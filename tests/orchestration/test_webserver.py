@@ -133,3 +133,44 @@ def test_asset_graph_screenshot(webserver, tmp_path):
         target = REPO_ROOT / "docs" / "ui" / "asset_graph.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(out.read_bytes())
+
+
+def test_report_plot_shows_inside_the_asset_page(webserver, tmp_path, monkeypatch):
+    """A report plot recorded as asset metadata (as benchmark_report records it) renders as an image in the page."""
+    from orchestration.ui import find_chromium, screenshot, serve_plots
+
+    if find_chromium() is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install -y chromium); the screenshot needs it")
+    import dagster as dg
+    import numpy as np
+    from PIL import Image
+
+    from hieroaction.evaluate.plots import STEP_COLOURS, plot_assessment
+    from hieroaction.reasoning import parse_assessment
+    from orchestration.metadata import image_markdown
+
+    project = webserver["project"]
+    answer = parse_assessment("<think>ok</think><action>207c | back 3½ somersaults, tuck | DD 3.0</action>\n<steps>\n"
+                              "1. Back | frames 0-19 | clean\n2. 3.5 Soms.Tuck | frames 20-59 | tight\n"
+                              "3. Entry | frames 60-79 | small splash\n</steps>\n<score>72.00</score>").assessment
+    frames = np.zeros((8, 48, 48, 3), dtype=np.uint8)
+    frames[:, 12:36, 12:36] = (230, 230, 230)
+    png = plot_assessment(project / "runs" / "pipeline" / "report" / "plots" / "assessment_demo.png", frames,
+                          list(range(0, 80, 10)), 80, answer, gold=answer, title="demo dive")
+    port = _free_port()
+    monkeypatch.setenv("HIEROACTION_PLOTS_URL", f"http://127.0.0.1:{port}")
+    server = serve_plots(project, "127.0.0.1", port)
+    try:
+        instance = dg.DagsterInstance.from_config(str(webserver["home"]))
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("benchmark_report", metadata={"assessment_demo": image_markdown(png, "demo", project)})
+        )
+        shot = screenshot(f"http://127.0.0.1:{webserver['port']}/assets/benchmark_report", tmp_path / "asset.png",
+                          height=1400)
+    finally:
+        server.shutdown()
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    orange = np.array([int(STEP_COLOURS[1][i: i + 2], 16) for i in (1, 3, 5)])  # the second step's bar
+    assert (np.abs(pixels - orange).sum(axis=2) < 30).sum() > 500, "the plot is not drawn in the asset page"
+    if os.environ.get("HIEROACTION_UPDATE_UI_DOCS") == "1":
+        (REPO_ROOT / "docs" / "ui" / "benchmark_report_plot.png").write_bytes(shot.read_bytes())
