@@ -8,8 +8,8 @@ is written at all.
 import dagster as dg
 import numpy as np
 
-from orchestration.assets.frames import frames, frames_dir
-from orchestration.assets.ingest import annotations
+from orchestration.assets.frames import frames
+from orchestration.assets.ingest import ValidatedAnnotations, annotations
 from orchestration.metadata import counts_table, quarantine_table
 from orchestration.partitions import video_key_of, videos_partitions
 from orchestration.resources import FrameSettingsResource, StorageResource
@@ -27,12 +27,10 @@ MAX_QUARANTINE_FRACTION = 0.25
         f"{MAX_QUARANTINE_FRACTION:.0%} of rows break it."
     ),
 )
-def annotation_contract(annotations, storage: StorageResource) -> dg.AssetCheckResult:
-    from hieroaction.datasets.validate import validate_samples
-
-    report = validate_samples(annotations.samples, media_root=storage.raw_dir)
+def annotation_contract(annotations: ValidatedAnnotations) -> dg.AssetCheckResult:
+    report = annotations.report  # validated once, by the annotations asset
     total = annotations.count_in
-    bad = len(annotations.quarantined) + len(report.quarantined)
+    bad = len(annotations.quarantined)
     fraction = bad / total if total else 1.0
     passed = bool(report.good) and fraction <= MAX_QUARANTINE_FRACTION
     return dg.AssetCheckResult(
@@ -46,7 +44,7 @@ def annotation_contract(annotations, storage: StorageResource) -> dg.AssetCheckR
             "quarantined_fraction": round(fraction, 4),
             "gx_success": bool(report.gx_success),
             "warnings": dg.MetadataValue.md(counts_table(dict(report.warnings or {}), "warning")),
-            "quarantine": quarantine_table([*annotations.quarantined, *report.quarantined]),
+            "quarantine": quarantine_table(annotations.quarantined),
         },
     )
 
@@ -70,7 +68,7 @@ def frame_integrity(
 
     keys = _partition_keys(context)
     settings = frame_settings.settings()
-    out_dir = frames_dir(storage)
+    out_dir = storage.frames_dir
     problems: dict[str, str] = {}
     checked = 0
     for sample in samples:

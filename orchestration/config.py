@@ -27,7 +27,11 @@ class TrainStageConfig(dg.Config):
 
     max_steps: int = 8
     learning_rate: float = 0.0
+    # "section.key": value (YAML), as `hieroaction train --set section.key=value`, e.g. {"hpl.num_generations": "4"}
     extra: dict[str, str] = {}
+
+    def overrides(self) -> list[str]:
+        return [f"{key}={value}" for key, value in self.extra.items()]
 
 
 class PromotionConfig(dg.Config):

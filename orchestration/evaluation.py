@@ -47,7 +47,7 @@ def evaluate_systems(
     from hieroaction.evaluate.inference import GenerationSettings
     from hieroaction.evaluate.run import SystemSpec, run_evaluation
 
-    clips = ClipSource(frame_settings.settings(), frames_dir=storage.work / "frames", media_root=storage.raw_dir)
+    clips = ClipSource(frame_settings.settings(), frames_dir=storage.frames_dir, media_root=storage.raw_dir)
     specs = [SystemSpec(name, str(path)) for name, path in systems.items()]
     return run_evaluation(
         list(samples),

@@ -74,6 +74,32 @@ class StorageResource(dg.ConfigurableResource):
         return path if path.is_absolute() else self.root / path
 
     @property
+    def frames_dir(self) -> Path:
+        """Extracted clips; the library keeps each sampling setting in its own ``<settings.key>/`` folder."""
+        return self.work / "frames"
+
+    @property
+    def splits_dir(self) -> Path:
+        """The train / val / test sample tables training and evaluation read (``<split>.jsonl``)."""
+        return self.work / "splits"
+
+    def split_table(self, split: str) -> Path:
+        return self.splits_dir / f"{split}.jsonl"
+
+    def stage_dir(self, stage: str) -> Path:
+        """A training stage's output folder (checkpoints, ``final/``, logs, validation report)."""
+        return self.work / stage
+
+    @property
+    def report_dir(self) -> Path:
+        return self.work / "report"
+
+    @property
+    def presets_dir(self) -> Path:
+        """Offline base models built from presets (the zero-shot reference)."""
+        return self.work / "presets"
+
+    @property
     def models_dir(self) -> Path:
         """Promoted checkpoints, each tracked by its own ``.dvc`` file."""
         return self.root / "models"

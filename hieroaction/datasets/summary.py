@@ -15,6 +15,31 @@ from hieroaction.datasets.records import LoadResult
 DATASET_KINDS = ("finediving", "mtl-aqa", "manifest")
 
 
+def detect_source(path: str | Path) -> tuple[str, Path]:
+    """Which adapter reads ``path``, from file names alone, and the file or folder to give it: a file is a manifest;
+    a folder with ``FineDiving_coarse_annotation.pkl`` is FineDiving, one with ``final_annotations_dict*.pkl``
+    MTL-AQA, one with exactly one ``.jsonl``/``.csv`` that manifest."""
+    path = Path(path)
+    if path.is_file():
+        return "manifest", path
+    if (path / "FineDiving_coarse_annotation.pkl").exists():
+        return "finediving", path
+    if any(path.glob("final_annotations_dict*.pkl")):
+        return "mtl-aqa", path
+    manifests = sorted(p for p in path.glob("*") if p.suffix in (".jsonl", ".csv"))
+    if len(manifests) == 1:
+        return "manifest", manifests[0]
+    raise FileNotFoundError(
+        f"annotation source {path}: expected FineDiving pickles, MTL-AQA pickles or exactly one manifest (.jsonl/.csv)"
+    )
+
+
+def load_source(path: str | Path, *, media_root: str | Path | None = None, layout: str = "video") -> LoadResult:
+    """:func:`load_dataset` with the kind found by :func:`detect_source` (what the pipeline's ingest uses)."""
+    kind, found = detect_source(path)
+    return load_dataset(kind, found, media_root=media_root, layout=layout)
+
+
 def load_dataset(
     kind: str,
     path: str | Path | None = None,

@@ -10,11 +10,6 @@ from orchestration.resources import FrameSettingsResource, StorageResource
 OWNERS = ["team:hieroaction-data"]
 
 
-def frames_dir(storage: StorageResource):
-    """Root of the extracted clips; the library keeps each sampling setting in its own ``<settings.key>/`` folder."""
-    return storage.work / "frames"
-
-
 @dg.asset(
     group_name="ingest",
     kinds={"python", "video"},
@@ -43,7 +38,7 @@ def frames(
             f"no annotated samples for video partition(s) {orphans[:10]}: the annotations do not cover these videos "
             "(materialize annotations/samples after adding their labels, or remove the videos)"
         )
-    out_dir = frames_dir(storage)
+    out_dir = storage.frames_dir
     settings = frame_settings.settings()
     result = extract_frames(selected, storage.raw_dir, out_dir, settings, workers=frame_settings.workers, progress=False)
     if result.quarantined:

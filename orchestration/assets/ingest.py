@@ -10,7 +10,9 @@ local folder or an ``s3://`` prefix and ``storage.annotations_uri`` at FineDivin
 import json
 import shutil
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -136,22 +138,25 @@ def _sync_raw(context, storage: StorageResource) -> int:
     return copied
 
 
-def load_annotation_source(path: Path, media_root: Path, layout: str = "video"):
-    """Pick the adapter from what the annotation source is (FineDiving folder, MTL-AQA folder, manifest file)."""
-    from hieroaction.datasets import load_finediving, load_manifest, load_mtl_aqa
+@dataclass(frozen=True)
+class ValidatedAnnotations:
+    """The annotations as read and as checked against the data contract (Great Expectations), once per run: the
+    blocking check and the samples table both read this."""
 
-    if path.is_file():
-        return load_manifest(path, media_root=media_root)
-    if (path / "FineDiving_coarse_annotation.pkl").exists():
-        return load_finediving(path, media_root=media_root, layout=layout)
-    if any(path.glob("final_annotations_dict*.pkl")):
-        return load_mtl_aqa(path, media_root=media_root)
-    manifests = sorted(p for p in path.glob("*") if p.suffix in (".jsonl", ".csv"))
-    if len(manifests) == 1:
-        return load_manifest(manifests[0], media_root=media_root)
-    raise FileNotFoundError(
-        f"annotation source {path}: expected FineDiving pickles, MTL-AQA pickles or exactly one manifest (.jsonl/.csv)"
-    )
+    loaded: Any  # hieroaction.datasets.LoadResult: count_in, rows the reader quarantined
+    report: Any  # hieroaction.datasets.validate.ValidationReport: good rows, rule failures, warnings
+
+    @property
+    def count_in(self) -> int:
+        return self.loaded.count_in
+
+    @property
+    def good(self) -> list:
+        return self.report.good
+
+    @property
+    def quarantined(self) -> list:
+        return [*self.loaded.quarantined, *self.report.quarantined]
 
 
 @dg.asset(
@@ -162,21 +167,26 @@ def load_annotation_source(path: Path, media_root: Path, layout: str = "video"):
     description=(
         "Annotations under `data/annotations/`: the real FineDiving / MTL-AQA pickles or a manifest from "
         "`storage.annotations_uri` (copied in), or the rendered manifest on the embedded default. Read with the "
-        "library's safe adapters; bad rows are quarantined with sample, field and reason."
+        "library's safe adapters (the kind found from the file names) and validated against the data contract "
+        "(Great Expectations); bad rows are quarantined with sample, field and reason."
     ),
 )
-def annotations(context: dg.AssetExecutionContext, storage: StorageResource):
+def annotations(context: dg.AssetExecutionContext, storage: StorageResource) -> ValidatedAnnotations:
+    from hieroaction.datasets.summary import load_source
+    from hieroaction.datasets.validate import validate_samples
+
     source = _annotation_path(storage)
     layout = "frames" if any(p.is_dir() for p in storage.raw_dir.iterdir()) else "video"
-    result = load_annotation_source(source, storage.raw_dir, layout=layout)
+    loaded = load_source(source, media_root=storage.raw_dir, layout=layout)
+    result = ValidatedAnnotations(loaded, validate_samples(loaded.samples, media_root=storage.raw_dir))
     context.add_output_metadata(
         {
             "source": str(source.relative_to(storage.root)) if source.is_relative_to(storage.root) else str(source),
             "count_in": result.count_in,
-            "good": len(result.samples),
+            "good": len(result.good),
             "quarantined": len(result.quarantined),
-            "splits": dg.MetadataValue.md(counts_table(result.splits(), "split")),
-            "warnings": dg.MetadataValue.md(counts_table(result.warnings, "warning")),
+            "splits": dg.MetadataValue.md(counts_table(loaded.splits(), "split")),
+            "warnings": dg.MetadataValue.md(counts_table({**loaded.warnings, **result.report.warnings}, "warning")),
             "quarantine": quarantine_table(result.quarantined),
         }
     )
@@ -218,15 +228,15 @@ def _annotation_path(storage: StorageResource) -> Path:
         "Versions `data/` with DVC (`data.dvc`, pushed to the configured remote) and records its hash."
     ),
 )
-def samples(context: dg.AssetExecutionContext, annotations, storage: StorageResource, dvc: DvcResource):
+def samples(context: dg.AssetExecutionContext, annotations: ValidatedAnnotations, storage: StorageResource,
+            dvc: DvcResource):
     from hieroaction.datasets import write_jsonl
-    from hieroaction.datasets.validate import validate_samples
 
-    report = validate_samples(annotations.samples, media_root=storage.raw_dir)
+    report = annotations.report
     storage.work.mkdir(parents=True, exist_ok=True)
     table = storage.work / "samples.jsonl"
     write_jsonl(report.good, table)
-    quarantined = [*annotations.quarantined, *report.quarantined]
+    quarantined = annotations.quarantined
     with open(storage.work / "quarantine.jsonl", "w", encoding="utf-8") as fh:
         for q in quarantined:
             fh.write(json.dumps(q.to_dict(), ensure_ascii=False) + "\n")

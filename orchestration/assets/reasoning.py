@@ -1,10 +1,6 @@
-"""Reasoning targets: the per-split sample tables training reads, and the answer each sample must produce."""
+"""Reasoning targets: the per-split sample tables training and evaluation read, checked against the answer grammar."""
 
-import hashlib
-import json
 from collections import Counter
-from dataclasses import replace
-from pathlib import Path
 
 import dagster as dg
 
@@ -13,37 +9,13 @@ from orchestration.metadata import counts_table
 from orchestration.resources import StorageResource
 
 OWNERS = ["team:hieroaction-ml"]
-VALIDATION_SPLITS = ("val", "valid", "validation")
-VALIDATION_EVERY = 5  # carve 1 in 5 training samples when the data has no validation split
-
-
-def assign_split(sample) -> str:
-    """``train``/``val``/``test``: a dataset's own validation split, else a stable 20% of train by sample-id hash.
-
-    Why by hash: the carve-out must not change when new videos arrive (a sample never moves between splits).
-    """
-    if sample.split in VALIDATION_SPLITS:
-        return "val"
-    if sample.split != "train":
-        return sample.split
-    return "val" if _hash(sample) % VALIDATION_EVERY == 0 else "train"
-
-
-def _hash(sample) -> int:
-    return int(hashlib.sha1(sample.sample_id.encode("utf-8")).hexdigest()[:8], 16)
-
-
-def split_paths(storage: StorageResource) -> dict[str, Path]:
-    base = storage.work / "splits"
-    return {name: base / f"{name}.jsonl" for name in ("train", "val", "test")}
 
 
 def read_splits(storage: StorageResource, names=("train", "val", "test")) -> list:
     """The samples of the named split tables (their ``split`` field is the assigned split)."""
     from hieroaction.datasets import read_jsonl
 
-    paths = split_paths(storage)
-    return [s for name in names if paths[name].exists() for s in read_jsonl(paths[name])]
+    return [s for name in names if storage.split_table(name).exists() for s in read_jsonl(storage.split_table(name))]
 
 
 @dg.asset(
@@ -52,45 +24,27 @@ def read_splits(storage: StorageResource, names=("train", "val", "test")) -> lis
     owners=OWNERS,
     deps=[frames],
     description=(
-        "Stepwise Action Reasoning targets (`hieroaction.reasoning.render_target`, grammar version in metadata) "
-        "for every sample with extracted frames, and the train / val / test sample tables training reads "
-        "(validation: the dataset's own split, or a stable 20% of train)."
+        "The train / val / test sample tables training and evaluation read (`hieroaction.datasets.splits`: the "
+        "dataset's own validation split, or a stable 1 in 5 of train), each sample's Stepwise Action Reasoning "
+        "target checked to read back through the parser (grammar version in metadata)."
     ),
 )
 def reasoning_targets(context: dg.AssetExecutionContext, samples, storage: StorageResource) -> dg.MaterializeResult:
     from hieroaction.datasets import write_jsonl
+    from hieroaction.datasets.splits import split_samples
     from hieroaction.reasoning import GRAMMAR_VERSION, parse_assessment, render_target
 
-    by_split: dict[str, list] = {"train": [], "val": [], "test": []}
-    for sample in samples:
-        split = assign_split(sample)
-        by_split.setdefault(split, []).append(replace(sample, split=split))
-    if not by_split["val"] and len(by_split["train"]) >= 2:  # tiny datasets: the gate still needs one val sample
-        moved = min(by_split["train"], key=_hash)
-        by_split["train"].remove(moved)
-        by_split["val"].append(replace(moved, split="val"))
-    paths = split_paths(storage)
-    targets_dir = storage.work / "targets"
-    targets_dir.mkdir(parents=True, exist_ok=True)
-    unparsable: list[str] = []
-    example = ""
-    for split, members in by_split.items():
-        path = paths.get(split, storage.work / "splits" / f"{split}.jsonl")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_jsonl(members, path)
-        with open(targets_dir / f"{split}.jsonl", "w", encoding="utf-8") as fh:
-            for sample in members:
-                target = render_target(sample)
-                if parse_assessment(target).assessment is None:  # the grammar must read back what it wrote
-                    unparsable.append(sample.sample_id)
-                example = example or target
-                row = {"sample_id": sample.sample_id, "split": split, "grammar": GRAMMAR_VERSION, "target": target}
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    if unparsable:
-        raise ValueError(f"rendered targets that the parser rejects (grammar bug): {unparsable[:5]}")
+    by_split = split_samples(samples)
     counts = {k: len(v) for k, v in by_split.items()}
     if counts.get("train", 0) == 0 or counts.get("val", 0) == 0:
         raise ValueError(f"training needs train and val samples, got {counts}")
+    targets = {s.sample_id: render_target(s) for members in by_split.values() for s in members}
+    unparsable = [i for i, target in targets.items() if parse_assessment(target).assessment is None]
+    if unparsable:  # the grammar must read back what it writes
+        raise ValueError(f"rendered targets that the parser rejects (grammar bug): {unparsable[:5]}")
+    storage.splits_dir.mkdir(parents=True, exist_ok=True)
+    for split, members in by_split.items():
+        write_jsonl(members, storage.split_table(split))
     return dg.MaterializeResult(
         metadata={
             "grammar_version": GRAMMAR_VERSION,
@@ -98,7 +52,7 @@ def reasoning_targets(context: dg.AssetExecutionContext, samples, storage: Stora
             "splits": dg.MetadataValue.md(counts_table(counts, "split")),
             **{f"n_{split}": count for split, count in counts.items()},
             "actions": len(Counter(s.action_code for s in samples)),
-            "example_target": dg.MetadataValue.md("```\n" + example + "\n```"),
-            "tables": dg.MetadataValue.path(str(storage.work / "splits")),
+            "example_target": dg.MetadataValue.md("```\n" + next(iter(targets.values()), "") + "\n```"),
+            "tables": dg.MetadataValue.path(str(storage.splits_dir)),
         }
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.assets.reasoning import assign_split, read_splits
+from orchestration.assets.reasoning import read_splits
 from orchestration.assets.training import final_dir, hpl_checkpoint, sft_checkpoint
 from orchestration.config import EvaluateConfig
 from orchestration.evaluation import evaluate_systems, report_metadata
@@ -34,12 +34,12 @@ def benchmark_report(
     frame_settings: FrameSettingsResource,
     training: TrainingResource,
 ) -> dg.MaterializeResult:
-    out = storage.work / "report"
+    out = storage.report_dir
     provenance = dvc.provenance(data="data")
     from hieroaction.model.presets import build_offline_model
 
     # the zero-shot reference: the same seeded preset SFT starts from, before any training
-    zero_shot = build_offline_model(training.preset, storage.work / "presets" / training.preset)
+    zero_shot = build_offline_model(training.preset, storage.presets_dir / training.preset)
     result = evaluate_systems(
         {"zero-shot": zero_shot, "sft": final_dir(storage, "sft"), "hpl": final_dir(storage, "hpl")},
         read_splits(storage),
@@ -80,14 +80,15 @@ def checkpoint_report(
     frame_settings: FrameSettingsResource,
     training: TrainingResource,
 ) -> dg.MaterializeResult:
-    from orchestration.assets.ingest import load_annotation_source
+    from hieroaction.datasets.splits import assign_split
+    from hieroaction.datasets.summary import load_source
 
     checkpoint = Path(config.checkpoint)
     checkpoint = checkpoint if checkpoint.is_absolute() else storage.root / checkpoint
     if not (checkpoint / "config.json").is_file():
         raise FileNotFoundError(f"no model at {checkpoint} (for the promoted one: `dvc pull models/promoted.dvc`)")
     manifest = storage.annotations_dir / "manifest.jsonl"
-    loaded = load_annotation_source(manifest if manifest.exists() else storage.annotations_dir, storage.raw_dir)
+    loaded = load_source(manifest if manifest.exists() else storage.annotations_dir, media_root=storage.raw_dir)
     samples = [replace(s, split=assign_split(s)) for s in loaded.samples]
     provenance = dvc.provenance(data="data", checkpoint=checkpoint)
     gates = [f"{k}={v}" for k, v in config.fail_under.items()]

@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 import yaml
 
-from orchestration.assets.reasoning import read_splits, reasoning_targets, split_paths
+from orchestration.assets.reasoning import read_splits, reasoning_targets
 from orchestration.config import PromotionConfig, TrainStageConfig
 from orchestration.evaluation import HEADLINE, HIGHER_IS_BETTER, evaluate_systems, system_summary
 from orchestration.metadata import markdown_table
@@ -25,23 +25,17 @@ PROMOTED_DIR = "promoted"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def stage_dir(storage: StorageResource, stage: str) -> Path:
-    return storage.work / stage
-
-
 def final_dir(storage: StorageResource, stage: str) -> Path:
     """Where ``run_sft`` / ``run_hpl`` leave the final model (``<output_dir>/final``)."""
     from hieroaction.model.artifacts import FINAL_DIR
 
-    return stage_dir(storage, stage) / FINAL_DIR
+    return storage.stage_dir(stage) / FINAL_DIR
 
 
 def base_config(stage: str, preset: str) -> dict[str, Any]:
     """The shipped YAML for this stage and preset (``configs/train/<stage>_<preset>.yaml``), if there is one."""
-    for candidate in (REPO_ROOT / "configs" / "train" / f"{stage}_{preset}.yaml",):
-        if candidate.is_file():
-            return yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
-    return {}
+    candidate = REPO_ROOT / "configs" / "train" / f"{stage}_{preset}.yaml"
+    return (yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}) if candidate.is_file() else {}
 
 
 def write_stage_config(
@@ -53,32 +47,26 @@ def write_stage_config(
     start_model: str,
     data_version: str,
 ) -> Path:
-    """The training YAML for this run: the shipped preset config, pointed at this pipeline's tables and frames."""
-    config = base_config(stage, training.preset)
-    splits = split_paths(storage)
+    """The training YAML for this run (``hieroaction.train.stage_config``: the shipped preset config pointed at this
+    pipeline's tables and frames, then ``run.extra`` as ``--set`` overrides), validated before anything launches."""
+    from hieroaction.train.config import save_config
+    from hieroaction.train.stage_config import StageInputs, stage_config
+
     settings = frame_settings.settings()
-    config.setdefault("model", {})["path"] = start_model
-    config["data"] = {
-        **config.get("data", {}),
-        "train": str(splits["train"]),
-        "eval": None,
-        "frames_dir": str(storage.work / "frames"),
-        "media_root": str(storage.raw_dir),
-        "frames": {"sampler": settings.sampler, "count": settings.count, "size": frame_settings.size},
-        "version": data_version,
-        "max_samples": None,
-    }
-    train = config.setdefault("train", {})
-    train.update({"output_dir": str(stage_dir(storage, stage)), "max_steps": run.max_steps, "disable_tqdm": True})
-    train["save_steps"] = max(1, min(int(train.get("save_steps", run.max_steps)), run.max_steps))
-    if run.learning_rate > 0:
-        train["learning_rate"] = run.learning_rate
-    for key, value in run.extra.items():  # "section.key": YAML value, e.g. {"hpl.num_generations": "4"}
-        section, name = key.split(".", 1)
-        config.setdefault(section, {})[name] = yaml.safe_load(value)
-    path = stage_dir(storage, stage).with_suffix(".yaml")
+    inputs = StageInputs(
+        train_table=storage.split_table("train"),
+        frames_dir=storage.frames_dir,
+        media_root=storage.raw_dir,
+        frames={"sampler": settings.sampler, "count": settings.count, "size": frame_settings.size},
+        data_version=data_version,
+        output_dir=storage.stage_dir(stage),
+        start_model=start_model,
+    )
+    config = stage_config(stage, inputs, base=base_config(stage, training.preset), max_steps=run.max_steps,
+                          learning_rate=run.learning_rate or None, overrides=run.overrides())
+    path = storage.stage_dir(stage).with_suffix(".yaml")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    save_config(config, path)
     return path
 
 
@@ -92,7 +80,7 @@ def launch(context, stage: str, config_path: Path, training: TrainingResource, s
 
         invocation = run_training_pod(context, command, training.k8s_gpus, {}, extras)
     else:
-        log = stage_dir(storage, stage) / "train.log"  # the process's raw output; the console gets Pipes lines
+        log = storage.stage_dir(stage) / "train.log"  # the process's raw output; the console gets Pipes lines
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false", "TQDM_DISABLE": "1",
                "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HIEROACTION_TRAIN_LOG": str(log)}
         if training.device == "cpu":
@@ -123,7 +111,7 @@ def claim_stage_dir(context, storage: StorageResource, stage: str) -> Path:
     new materialization starts from new data or a new SFT model: resuming another run's checkpoint would silently
     train the wrong weights. Stage folders are derived outputs; promoted checkpoints are versioned by DVC.
     """
-    directory = stage_dir(storage, stage)
+    directory = storage.stage_dir(stage)
     owner = directory / ".dagster_run_id"
     if directory.exists() and (not owner.is_file() or owner.read_text().strip() != context.run_id):
         context.log.info(f"{stage}: {directory} belongs to another run; starting fresh")
@@ -143,7 +131,7 @@ def _train_and_evaluate(context, stage, run, start_model, storage, dvc, training
     if not (final / "config.json").is_file():
         raise FileNotFoundError(f"{stage}: training finished but wrote no model at {final}")
     val = evaluate_systems({stage: final}, read_splits(storage, ("train", "val")), storage, frame_settings,
-                           split="val", out_dir=stage_dir(storage, stage) / "val_report", data_version=data_md5,
+                           split="val", out_dir=storage.stage_dir(stage) / "val_report", data_version=data_md5,
                            max_new_tokens=training.eval_max_new_tokens)
     summary = system_summary(val, stage)
     metadata = {
