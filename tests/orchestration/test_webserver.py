@@ -171,6 +171,7 @@ def test_report_plot_shows_inside_the_asset_page(webserver, tmp_path, monkeypatc
         server.shutdown()
     pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     orange = np.array([int(STEP_COLOURS[1][i: i + 2], 16) for i in (1, 3, 5)])  # the second step's bar
-    assert (np.abs(pixels - orange).sum(axis=2) < 30).sum() > 500, "the plot is not drawn in the asset page"
+    drawn = 0.9 * orange + 0.1 * 255  # the model's bars are drawn at alpha 0.9 on white
+    assert (np.abs(pixels - drawn).sum(axis=2) < 30).sum() > 500, "the plot is not drawn in the asset page"
     if os.environ.get("HIEROACTION_UPDATE_UI_DOCS") == "1":
         (REPO_ROOT / "docs" / "ui" / "benchmark_report_plot.png").write_bytes(shot.read_bytes())

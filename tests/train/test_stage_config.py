@@ -30,7 +30,7 @@ def test_shipped_config_pointed_at_the_pipeline(tmp_path):
 
 def test_overrides_use_the_set_syntax_and_are_checked_before_training():
     config = stage_config("hpl", INPUTS, max_steps=2, overrides=["hpl.num_generations=2", "train.logging_steps=1"])
-    assert isinstance(config, HPLRunConfig) and config.hpl["num_generations"] == 2 and config.train.logging_steps == 1
+    assert isinstance(config, HPLRunConfig) and config.hpl.num_generations == 2 and config.train.logging_steps == 1
     assert stage_config("sft", INPUTS, max_steps=5).train.save_steps == 5  # checkpoint at the end at the latest
     with pytest.raises(ConfigError, match="no_such_key"):
         stage_config("sft", INPUTS, max_steps=2, overrides=["train.no_such_key=1"])
