@@ -136,6 +136,7 @@ def load_model(
     dtype=None,
     device: str | None = None,
     attn_implementation: str | None = None,
+    batch_vision_windows: bool = True,
 ):
     """Load ``(model, processor)`` from a local model/checkpoint folder or hub id, on ``device`` in ``dtype``.
 
@@ -143,6 +144,8 @@ def load_model(
     (:func:`hieroaction.model.presets.cache_dir`: ``$HIEROACTION_CACHE`` or ``~/.cache/hieroaction``).
     ``dtype`` accepts a torch dtype or a name (``bf16``); default bf16 on a GPU, float32 on a CPU.
     ``device`` defaults to CUDA when available. ``lora``: ``peft.LoraConfig`` kwargs (``{}`` for defaults).
+    ``batch_vision_windows``: the vision tower's window attention in one call per layer
+    (:mod:`hieroaction.model.vision_attention`).
     Raises :class:`ModelLoadError` when the path is not a model folder.
     """
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -171,6 +174,10 @@ def load_model(
             raise ModelLoadError(f"{source} is not an image-text-to-text model checkpoint: {exc}") from exc
         raise
     model.to(device)
+    if batch_vision_windows:  # one attention call per vision layer instead of one per window (same outputs)
+        from hieroaction.model.vision_attention import batch_vision_windows as batch_windows
+
+        batch_windows(model)
     if freeze_vision:
         count = freeze_vision_tower(model)
         log.info("froze %d vision-tower tensors", count)

@@ -101,3 +101,18 @@ def test_lora_with_frozen_vision_saves_a_merged_loadable_model(sft_workspace):
     start_weights = start.state_dict()
     changed = {n for n, p in merged.state_dict().items() if not torch.equal(p, start_weights[n])}
     assert changed and all("language_model" in n for n in changed)  # LoRA merged into the LM; vision untouched
+
+
+def test_batches_can_be_built_in_loader_workers(sft_workspace):
+    """Collation off the training process (the GPU default): the collator and clip loader work in a worker."""
+    config = load_config(
+        sft_workspace,
+        overrides=["train.dataloader_num_workers=1", "train.max_steps=2", "train.save_steps=2"],
+    )
+    from hieroaction.train.sft import build_sft_args
+
+    args = build_sft_args(config, has_eval=False)
+    assert args.dataloader_num_workers == 1 and args.dataloader_persistent_workers
+    assert args.dataloader_pin_memory == torch.cuda.is_available()
+    final = run_sft(config)
+    assert (final / "config.json").is_file()
