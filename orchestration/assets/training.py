@@ -73,7 +73,9 @@ def write_stage_config(
 def launch(context, stage: str, config_path: Path, training: TrainingResource, storage: StorageResource):
     """Run one training stage under Pipes; returns the metadata the training process reported."""
     command = training.command(stage, config_path)
-    context.log.info(f"launching: {training.command_line(stage, config_path)}")
+    context.log.debug(f"launching: {training.command_line(stage, config_path)}")
+    context.log.info(f"{stage}: {training.launcher} launch, {training.num_processes} process(es) on {training.device}; "
+                     f"raw output in {storage.stage_dir(stage) / 'train.log'}")
     extras = {"stage": stage, "config": str(config_path)}
     if training.launcher == "k8s":
         from orchestration.k8s import run_training_pod
