@@ -74,8 +74,9 @@ def launch(context, stage: str, config_path: Path, training: TrainingResource, s
     """Run one training stage under Pipes; returns the metadata the training process reported."""
     command = training.command(stage, config_path)
     context.log.debug(f"launching: {training.command_line(stage, config_path)}")
+    raw = "the pod's log" if training.launcher == "k8s" else storage.stage_dir(stage) / "train.log"
     context.log.info(f"{stage}: {training.launcher} launch, {training.num_processes} process(es) on {training.device}; "
-                     f"raw output in {storage.stage_dir(stage) / 'train.log'}")
+                     f"raw output in {raw}")
     extras = {"stage": stage, "config": str(config_path)}
     if training.launcher == "k8s":
         from orchestration.k8s import run_training_pod
