@@ -65,15 +65,23 @@ def run_config(settings: PipelineSettings) -> dict[str, Any]:
                 "config": {
                     "max_steps": settings.sft_steps,
                     "learning_rate": settings.sft_learning_rate,
-                    "extra": settings.train_extra.get("sft", {}),
+                    "extra": {**_checkpoint_every(settings.sft_steps), **settings.train_extra.get("sft", {})},
                 }
             },
             "hpl_checkpoint": {
-                "config": {"max_steps": settings.hpl_steps, "extra": settings.train_extra.get("hpl", {})}
+                "config": {
+                    "max_steps": settings.hpl_steps,
+                    "extra": {**_checkpoint_every(settings.hpl_steps), **settings.train_extra.get("hpl", {})},
+                }
             },
             "promoted_checkpoint": {"config": {"metric": settings.promotion_metric}},
         }
     }
+
+
+def _checkpoint_every(steps: int) -> dict[str, str]:
+    """Five resumable checkpoints per stage (the shipped tiny configs save every 10 steps, made for short runs)."""
+    return {"train.save_steps": str(max(1, steps // 5))}
 
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}  # Dagster's DEBUG events stay in the UI
