@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from hieroaction.datasets.records import isolate
 from hieroaction.datasets.sample import Sample
 from hieroaction.video.checks import check_clip
 
@@ -110,10 +111,9 @@ def build_rows(
     the reward columns of ``hieroaction.rewards.reward_columns`` when ``score_range`` is given (HPL).
     ``settings``: the frame settings, so the prompt names the frames the video shows (see :class:`PromptBuilder`).
 
-    A sample whose target cannot be rendered is quarantined with the reason, not dropped.
+    A sample whose row cannot be built (whatever it raises) is quarantined with the field and reason, not dropped,
+    and the other samples go on (the isolation policy of ``hieroaction.datasets.records.isolate``).
     """
-    from hieroaction.reasoning import render_target
-
     prompt_builder = PromptBuilder(settings)
     reward_columns = None
     if score_range is not None:
@@ -121,28 +121,39 @@ def build_rows(
 
     rows, quarantined = [], []
     for sample in samples:
-        row: dict[str, Any] = {
-            "sample_id": sample.sample_id,
-            "sample": json.dumps(sample.to_dict(), ensure_ascii=False),
-            "num_frames": sample.num_frames,
-        }
-        stage = "target"
-        try:
-            if with_target:
-                row["target"] = render_target(sample)
-            stage = "prompt"
-            if with_prompt:
-                row["prompt"] = prompt_builder(row)
-            stage = "reward_columns"
-            if reward_columns is not None:
-                row.update(reward_columns(sample, score_range))
-        except (ValueError, KeyError, TypeError) as exc:
-            quarantined.append({"id": sample.sample_id, "field": stage, "reason": f"{type(exc).__name__}: {exc}"})
+        stage = ["row"]  # the field being built when a sample fails, for its quarantine record
+        row, problem = isolate(
+            str(sample.sample_id), "row", None, _row_of, sample, stage, with_target, with_prompt and prompt_builder,
+            reward_columns, score_range,
+        )
+        if problem is not None:  # whatever one sample raises holds back that sample only (records.isolate)
+            quarantined.append({"id": problem.sample_id, "field": stage[-1], "reason": problem.reason})
             continue
         rows.append(row)
     for q in quarantined:
         log.warning("quarantined %s (%s): %s", q["id"], q["field"], q["reason"])
     return RowsResult(rows, quarantined)
+
+
+def _row_of(sample: Sample, stage: list[str], with_target, prompt_builder, reward_columns, score_range) -> dict:
+    """One sample's row; ``stage`` gets the name of each field before it is built (the quarantine names it)."""
+    from hieroaction.reasoning import render_target
+
+    row: dict[str, Any] = {
+        "sample_id": sample.sample_id,
+        "sample": json.dumps(sample.to_dict(), ensure_ascii=False),
+        "num_frames": sample.num_frames,
+    }
+    if with_target:
+        stage.append("target")
+        row["target"] = render_target(sample)
+    if prompt_builder:
+        stage.append("prompt")
+        row["prompt"] = prompt_builder(row)
+    if reward_columns is not None:
+        stage.append("reward_columns")
+        row.update(reward_columns(sample, score_range))
+    return row
 
 
 def load_samples(path: str | Path, *, max_samples: int | None = None) -> tuple[list[Sample], list[dict[str, Any]]]:

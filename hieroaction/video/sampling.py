@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from hieroaction.video.limits import DecodeLimits
+
 SamplerName = Literal["uniform", "tsa", "core", "all"]
 SAMPLERS: tuple[str, ...] = ("uniform", "tsa", "core", "all")
 TSA_LENGTH = 96
@@ -106,6 +108,11 @@ class FrameSettings:
         if count is not None and int(count) < 1:
             raise ValueError(f"count must be >= 1, got {count}")
         object.__setattr__(self, "count", None if count is None else int(count))
+        if self.count is not None:  # a count or size over the decode budget is a settings error, not N quarantines
+            limits = DecodeLimits.from_env()
+            limits.check_frames(self.count)
+            if self.size is not None:
+                limits.check_clip(self.count, self.size[1], self.size[0])
 
     @property
     def key(self) -> str:

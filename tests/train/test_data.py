@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 from transformers import AutoProcessor
@@ -94,6 +96,17 @@ def test_rows_that_cannot_be_built_are_quarantined_with_the_field(real_samples):
     assert result.rows == []
     assert [q["id"] for q in result.quarantined] == [s.sample_id for s in real_samples[:2]]
     assert all(q["field"] == "reward_columns" and "score_range" in q["reason"] for q in result.quarantined)
+
+
+def test_a_sample_raising_anything_is_quarantined_and_the_others_are_kept(real_samples):
+    """Not only ValueError/KeyError/TypeError: whatever one sample raises (here an AttributeError from a step that
+    is not a step) holds back that sample with its reason, never the run (docs/UNTRUSTED_INPUT.md)."""
+    good, bad = real_samples[0], dataclasses.replace(real_samples[1], steps=(None,))
+    result = build_rows([bad, good], with_prompt=True, score_range=(0.0, 110.0))
+    assert [row["sample_id"] for row in result.rows] == [good.sample_id]
+    (record,) = result.quarantined
+    assert record["id"] == bad.sample_id and record["field"] == "target"
+    assert record["reason"].startswith("error: AttributeError:") and "\n" not in record["reason"]
 
 
 def test_prompt_asks_for_steps_only_when_the_sample_has_step_labels(real_samples):

@@ -11,7 +11,7 @@ from video_media import encode_video
 from hieroaction.datasets.sample import Sample, VideoRef
 from hieroaction.video import MediaError, read_frames
 from hieroaction.video.extract import extract_frames
-from hieroaction.video.limits import CLIP_FRAMES_ENV, CLIP_PIXELS_ENV, FRAME_PIXELS_ENV
+from hieroaction.video.limits import CLIP_FRAMES_ENV, CLIP_PIXELS_ENV, FRAME_PIXELS_ENV, LimitError
 from hieroaction.video.sampling import FrameSettings
 
 
@@ -80,6 +80,18 @@ def test_sampler_all_over_a_huge_range_is_quarantined_not_allocated(tmp_path, mo
     assert result.written == ["good"]
     assert result.quarantined[0].sample_id == "huge" and "budget" in result.quarantined[0].reason
     monkeypatch.setenv(CLIP_FRAMES_ENV, "5")
-    result = extract_frames([many], tmp_path, tmp_path / "clips2", FrameSettings("uniform", 6, 8), workers=1,
+    result = extract_frames([many], tmp_path, tmp_path / "clips2", FrameSettings("all", size=8), workers=1,
                             progress=False)
     assert not result.written and CLIP_FRAMES_ENV in result.quarantined[0].reason
+
+
+@pytest.mark.parametrize(
+    ("settings", "budget"),
+    [({"count": 10**9}, CLIP_FRAMES_ENV), ({"count": 16, "size": 100_000}, CLIP_PIXELS_ENV)],
+)
+def test_a_count_or_size_over_budget_is_a_settings_error_before_any_sample(tmp_path, settings, budget):
+    """A count or size no clip can meet is refused when the settings are made (``frames extract`` and training
+    configs exit 2 with one line), not found out sample by sample as N quarantines after the run started."""
+    with pytest.raises(LimitError, match=budget):
+        FrameSettings("uniform", **settings)
+    assert FrameSettings("uniform", 100_000, 8).count == 100_000  # at the budget is fine
