@@ -108,7 +108,15 @@ def apply_lora(model, lora: dict[str, Any]):
     Default targets are the language model's attention and MLP projections (not the vision tower, whose linear
     layers have different names), which is the usual recipe for Qwen2.5-VL.
     """
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
+
+    return get_peft_model(model, lora_config(lora))
+
+
+def lora_config(lora: dict[str, Any]):
+    """The ``peft.LoraConfig`` of ``lora`` with our defaults; ``TypeError``/``ValueError`` for a bad setting (the
+    training config check calls it, so ``{r: -1}`` is refused before any model is loaded)."""
+    from peft import LoraConfig
 
     kwargs = dict(lora)
     kwargs.setdefault("r", 16)
@@ -119,7 +127,12 @@ def apply_lora(model, lora: dict[str, Any]):
         r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)",
     )
     kwargs.setdefault("task_type", "CAUSAL_LM")
-    return get_peft_model(model, LoraConfig(**kwargs))
+    rank, dropout = kwargs["r"], kwargs["lora_dropout"]
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:  # peft itself finds out only per layer
+        raise ValueError(f"r must be a positive integer, got {rank!r}")
+    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
+        raise ValueError(f"lora_dropout must be a number in [0, 1), got {dropout!r}")
+    return LoraConfig(**kwargs)
 
 
 def load_processor(path_or_id: str | Path):

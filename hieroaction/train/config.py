@@ -296,6 +296,13 @@ def check_values(config: SFTRunConfig) -> None:
     from hieroaction.model.presets import PRESETS
 
     m, d, t = config.model, config.data, config.train
+    if m.lora is not None:
+        from hieroaction.model.loading import lora_config
+
+        try:
+            lora_config(m.lora)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"model.lora: {' '.join(str(exc).split())}") from None
     if m.path.startswith("preset:") and m.path[len("preset:") :] not in PRESETS:
         raise ConfigError(f"model.path: unknown preset {m.path!r}; choose one of {['preset:' + p for p in PRESETS]}")
     if not m.path.strip():
@@ -383,6 +390,12 @@ def _check_table(path: str | None, key: str, *, required: bool) -> None:
     if not table.is_file():
         what = "a folder, not a file" if table.is_dir() else "missing"
         raise ConfigError(f"{key}: sample table {table} is {what}")
+    from hieroaction.datasets.manifest import ManifestError, manifest_format
+
+    try:
+        manifest_format(table)
+    except ManifestError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
     try:
         with table.open("rb") as fh:
             blank = not any(line.strip() for line in fh)
@@ -398,11 +411,11 @@ def load_config(path: str | Path, cls=SFTRunConfig, overrides: list[str] | tuple
 
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
+        raise ConfigError(f"config file {path} {'is a folder' if path.is_dir() else 'does not exist'}")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     try:

@@ -7,6 +7,7 @@ from hieroaction.train.config import (
     HPLRunConfig,
     HPLSettings,
     SFTRunConfig,
+    check_inputs,
     config_from_dict,
     load_config,
 )
@@ -48,6 +49,9 @@ def test_yaml_values_are_typed_and_overrides_apply(tmp_path):
         ({"model": {"path": "preset:huge"}}, "model.path: unknown preset 'preset:huge'"),
         ({"model": {"dtype": "fp8"}}, "model.dtype: unknown dtype"),
         ({"train": {"optimizer": "sgd"}}, "train.optimizer: unknown optimizer"),
+        ({"model": {"lora": {"r": -1}}}, "model.lora: r must be a positive integer"),
+        ({"model": {"lora": {"lora_dropout": 1.5}}}, "model.lora: lora_dropout must be"),
+        ({"model": {"lora": {"rank": 4}}}, "model.lora: .*rank"),
     ],
 )
 def test_bad_values_name_the_key(data, message):
@@ -58,6 +62,11 @@ def test_bad_values_name_the_key(data, message):
 def test_missing_file_and_bad_override(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_config(tmp_path)
+    (tmp_path / "latin1.yaml").write_bytes(b"model: {path: '\xff'}\n")
+    with pytest.raises(ConfigError, match="latin1.yaml: not valid YAML: .*utf-8"):
+        load_config(tmp_path / "latin1.yaml")
     with pytest.raises(ConfigError, match="section.key=value"):
         config_from_dict({}, overrides=["train.max_steps"])
 
@@ -100,3 +109,11 @@ def test_trl_arguments_are_mapped_one_way_for_both_stages():
         assert getattr(grpo, name) == value, name
     assert sft.save_only_model is False and grpo.save_only_model is False
     assert sft.dataloader_num_workers == grpo.dataloader_num_workers == 0  # CPU default
+
+
+def test_a_sample_table_in_no_manifest_format_is_refused_naming_the_key(tmp_path):
+    """Before the model is loaded (it was only found after it, naming no key)."""
+    (tmp_path / "samples.png").write_bytes(b"\x89PNG")
+    config = config_from_dict({"data": {"train": str(tmp_path / "samples.png")}, "train": {"output_dir": str(tmp_path)}})
+    with pytest.raises(ConfigError, match="data.train: .*unknown manifest format '.png'"):
+        check_inputs(config)
