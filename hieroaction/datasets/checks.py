@@ -63,6 +63,9 @@ def sample_problems(sample: Sample, where: str = "") -> list[Quarantined]:
 
     if not isinstance(sample.sample_id, str) or len(sample.sample_id) > MAX_ID_CHARS:
         add("sample_id", shown, f"must be text of at most {MAX_ID_CHARS} characters")
+    for name, value in vars(sample).items():
+        if not_unicode(value):  # JSON "\ud800" decodes to a lone surrogate that no file, table or tokenizer takes
+            add(name, repr(value), "text is not valid Unicode (a lone surrogate escape such as \\ud800)")
     problem = _number_problem(sample.final_score, *SCORE_RANGE)
     if problem:
         add("final_score", sample.final_score, problem)
@@ -97,6 +100,25 @@ def sample_problems(sample: Sample, where: str = "") -> list[Quarantined]:
                 add(f"steps[{i}].{name}", getattr(step, name, None), problem)
                 return out
     return out
+
+
+def not_unicode(value: Any, depth: int = 0) -> bool:
+    """True when some text in ``value`` (nested lists, tuples, dicts, dataclasses) cannot be written as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if depth > 32:
+        return False
+    if hasattr(value, "__dataclass_fields__"):
+        value = vars(value)
+    if isinstance(value, dict):
+        return any(not_unicode(k, depth + 1) or not_unicode(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(not_unicode(v, depth + 1) for v in value)
+    return False
 
 
 def _clip_length(sample: Sample) -> int | None:

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hieroaction.datasets.checks import not_unicode
 from hieroaction.datasets.media import missing_media
 from hieroaction.datasets.records import DatasetReadError, LoadResult, Quarantined, quarantine_exception
 from hieroaction.datasets.sample import Sample, Step, VideoRef, steps_from_frame_labels
@@ -157,6 +158,13 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+def _lines(text: str) -> list[str]:
+    """The file's lines, split at ``\n`` only: ``str.splitlines`` also splits at U+2028, U+0085, form feeds...,
+    which JSON allows inside strings (one good row became three bad ones and the line numbers after it shifted)."""
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def _parse_json(text: str) -> Any:
     """``json.loads`` that reports hostile input as ``ValueError`` (nesting, size) instead of crashing."""
     if len(text) > MAX_LINE_CHARS:
@@ -169,6 +177,8 @@ def _parse_json(text: str) -> Any:
         raise ValueError(f"not valid JSON ({exc.msg})") from None
     if _depth(value) > MAX_JSON_DEPTH:
         raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    if "\\u" in text and not_unicode(value):  # JSON writes the escape in lower case only
+        raise ValueError("text is not valid Unicode (a lone surrogate escape such as \\ud800)")
     return value
 
 
@@ -179,7 +189,7 @@ def _read_rows(path: Path, fmt: str, quarantined: list[Quarantined]) -> Iterable
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{path}: cannot read manifest ({exc})") from exc
     if fmt == "jsonl":
-        for lineno, line in enumerate(text.splitlines(), start=1):
+        for lineno, line in enumerate(_lines(text), start=1):
             if not line.strip():
                 continue
             row_id = f"{path.name}:{lineno}"
@@ -197,7 +207,7 @@ def _read_rows(path: Path, fmt: str, quarantined: list[Quarantined]) -> Iterable
 
     def lines():
         nonlocal consumed
-        for line in text.splitlines():
+        for line in _lines(text):
             consumed += 1
             yield line
 

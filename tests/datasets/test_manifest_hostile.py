@@ -65,3 +65,26 @@ def test_summary_of_a_hostile_manifest_has_no_traceback(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["good"] == 1 and len(out["quarantined"]) == 4
     assert all(q["where"].startswith("m.jsonl:") for q in out["quarantined"])
+
+
+def test_a_lone_surrogate_escape_is_quarantined_with_its_line(tmp_path, capsys):
+    """JSON's "\\ud800" decodes to text no UTF-8 writer takes: it crashed the summary in pandas/pyarrow."""
+    rows = [GOOD, {**GOOD, "sample_id": "bad", "action_code": "\ud800"}, {**GOOD, "sample_id": "ok/2"}]
+    path = _jsonl(tmp_path, rows)  # json.dumps writes the escape, as a hostile file would
+    result = load_manifest(path)
+    assert [s.sample_id for s in result.samples] == ["ok/1", "ok/2"]
+    assert result.quarantined[0].where == "m.jsonl:2" and "Unicode" in result.quarantined[0].reason
+    assert main(["datasets", "summary", "manifest", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["good"] == 2
+
+
+def test_line_separators_inside_json_strings_do_not_split_a_row(tmp_path):
+    """JSONL lines end at "\\n" only; U+2028 and U+0085 are legal inside a JSON string (the good row became three
+    bad ones and every later line number was off)."""
+    path = tmp_path / "m.jsonl"
+    odd = {**GOOD, "sample_id": "ok/2", "extra": {"note": "a\u2028b\x85c"}}
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [GOOD, odd, "{bad"]) + "\r\n", "utf-8")
+    result = load_manifest(path)
+    assert [s.sample_id for s in result.samples] == ["ok/1", "ok/2"]
+    assert result.samples[1].extra == {"note": "a\u2028b\x85c"}
+    assert [q.where for q in result.quarantined] == ["m.jsonl:3"]

@@ -25,6 +25,8 @@ def base(mtl_info):
         (dict(difficulty=-math.inf), "difficulty"),
         (dict(final_score=math.nan), "final_score"),
         (dict(final_score=1e300), "final_score"),
+        (dict(action_code="\ud800"), "action_code"),  # not a number, but the same one-place rule: text as UTF-8
+        (dict(extra={"note": ["\udfff"]}), "extra"),
     ],
 )
 def test_non_finite_numbers_are_quarantined_not_raised(base, change, field):
