@@ -124,8 +124,9 @@ def record_bounds(root: Path, path: Path, checkpoint: str = "models/promoted", s
     }
     header = (
         "# Regression bounds the CI evaluation gate enforces (python -m orchestration.ci_evaluate).\n"
-        "# Written by `python -m orchestration.ci_evaluate --record` from a measurement of the promoted checkpoint:\n"
-        "# each bound is the measured value minus (plus, for fail_over) a fixed slack. Re-record after promoting.\n"
+        "# Written by `python -m orchestration.promote` (or `python -m orchestration.ci_evaluate --record`) from a\n"
+        "# measurement of the promoted checkpoint: each bound is the measured value minus (plus, for fail_over) a\n"
+        "# fixed slack.\n"
     )
     path.write_text(header + yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     return spec
