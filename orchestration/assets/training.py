@@ -137,6 +137,9 @@ def _train_and_evaluate(context, stage, run, start_model, storage, dvc, training
                            split="val", out_dir=storage.stage_dir(stage) / "val_report", data_version=data_md5,
                            max_new_tokens=training.eval_max_new_tokens)
     summary = system_summary(val, stage)
+    shown = ", ".join(f"{k} {summary[k]:.3f}" for k in ("srcc", "format_validity", "action_accuracy", "tiou_mean")
+                      if isinstance(summary.get(k), int | float))
+    context.log.info(f"{stage} on the validation split ({summary.get('n', '?')} dives): {shown or 'no metric defined'}")
     metadata = {
         **reported,
         "checkpoint": dg.MetadataValue.path(str(final)),
