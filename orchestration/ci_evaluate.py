@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", action="store_true", help="measure the promoted checkpoint and write --bounds")
     args = parser.parse_args(argv)
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # the verdict lines, not a bar per checkpoint load
     if args.record:
         print(yaml.safe_dump(record_bounds(args.root.resolve(), args.bounds), sort_keys=False))
         return 0

@@ -39,7 +39,7 @@ class Change:
     after: str
 
     def line(self) -> str:
-        same = "unchanged" if self.before == self.after else f"{self.before} -> {self.after}"
+        same = "unchanged" if self.before == self.after else f"{self.before} -> {self.after}" if self.before else self.after
         return f"  {self.what:<24} {same}"
 
 
@@ -111,7 +111,7 @@ def promote(workspace: Path, root: Path, *, bounds: Path | None = None, record: 
         Change(after[t].dvc_file, _short(before[t].md5 if before[t] else None), _short(after[t].md5))
         for t in ("data", PROMOTED)
     ]
-    changes.append(Change(f"{dvc_ops.WORKSPACE_STORE}/ (default remote)", "", f"{pushed} new object(s)"))
+    changes.append(Change(f"{dvc_ops.WORKSPACE_STORE}/", "", f"{pushed} new object(s) pushed (the default remote)"))
     if record:
         rel = bounds.relative_to(root) if bounds.is_relative_to(root) else bounds
         changes.append(Change(str(rel), bounds_before, _bounds_summary(bounds)))
@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-record", action="store_true", help="keep regression_bounds.yaml as it is")
     args = parser.parse_args(argv)
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # the bounds' evaluation loads a checkpoint
     try:
         changes = promote(args.workspace, args.root, record=not args.no_record)
     except PromotionError as exc:
