@@ -7,6 +7,7 @@ dependencies (torch, transformers, av) inside the handler, so `hieroaction --hel
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -39,17 +40,31 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except user_errors() as exc:
+        if isinstance(exc, OSError) and not is_user_os_error(exc):
+            raise  # e.g. a connection reset or a device error inside a library: a bug to see, not a bad path
         print(f"error: {describe_user_error(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that are the input's or the environment's fault, whichever command raises them."""
+    """Exceptions that are the input's or the environment's fault, whichever command raises them (an ``OSError``
+    only when :func:`is_user_os_error` says so)."""
     from hieroaction.datasets.media import MediaPathError
     from hieroaction.datasets.records import DatasetReadError
     from hieroaction.video.limits import LimitError
 
     return (DatasetReadError, MediaPathError, LimitError, OSError)
+
+
+# A path the user gave that is missing, unreadable, the wrong kind of file or not writable; a full or read-only disk.
+USER_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
+USER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENAMETOOLONG, errno.ELOOP})
+
+
+def is_user_os_error(exc: OSError) -> bool:
+    """Only the path and disk errors a user can fix are one-line errors; any other ``OSError`` (a broken pipe, a
+    connection reset, an I/O error in a library) keeps its traceback, so a real bug cannot hide behind exit 2."""
+    return isinstance(exc, USER_OS_ERRORS) or exc.errno in USER_ERRNOS
 
 
 def describe_user_error(exc: BaseException) -> str:
