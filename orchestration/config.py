@@ -35,10 +35,10 @@ class TrainStageConfig(dg.Config):
 
 
 class PromotionConfig(dg.Config):
-    """The promotion gate: HPL must beat SFT on the validation split by ``min_delta`` in ``metric``."""
+    """The promotion gate: HPL must beat SFT on the validation split in ``metric`` by a significant paired gain
+    (``hieroaction.evaluate.promotion``)."""
 
     metric: Literal["srcc", "rl2_x100", "action_accuracy", "format_validity", "tiou_mean"] = "srcc"
-    min_delta: float = 0.0
 
 
 class EvaluateConfig(dg.Config):

@@ -14,16 +14,6 @@ import dagster as dg
 
 from orchestration.metadata import image_markdown, markdown_table
 
-# Direction of each metric the promotion gate may compare on (names as in the library's report).
-HIGHER_IS_BETTER = {
-    "srcc": True,
-    "rl2_x100": False,
-    "action_accuracy": True,
-    "format_validity": True,
-    "tiou_mean": True,
-    "tiou@0.5": True,
-}
-
 
 def evaluate_systems(
     systems: dict[str, Path],

@@ -57,6 +57,8 @@ class PresetSpec:
     max_pixels: int
     max_position_embeddings: int = 4096
     vision_pretrain_steps: int = 0  # steps of :mod:`~hieroaction.model.vision_pretrain` at build time (0: none)
+    vision_pretrain_frames: int = 8  # frames per pretraining clip: the training configs' frame count
+    vision_pretrain_clips: int = 8  # clips per pretraining step
 
 
 PRESETS: dict[str, PresetSpec] = {
@@ -78,8 +80,10 @@ PRESETS: dict[str, PresetSpec] = {
         min_pixels=28 * 28,
         max_pixels=56 * 56,
     ),
-    # ~2.5M parameters: big enough to learn the rendered dives' grammar, action codes and steps, small enough that
-    # an SFT step on 8 clips takes about a CPU second.
+    # ~1.9M parameters: big enough to learn the rendered dives' grammar, action codes and steps, small enough that
+    # an SFT step on 4 clips takes about half a CPU second. 32 frames at 56 px rather than 8 at 112: the same 64
+    # visual tokens per clip, but a frame every ~3 clip frames, so a somersault (~12-20 frames) is seen 4-6 times
+    # (linear probes on the pretrained tower read every action part better this way: benchmarks/LEARNING.md).
     "small": PresetSpec(
         name="small",
         vocab_size=1024,
@@ -95,8 +99,31 @@ PRESETS: dict[str, PresetSpec] = {
         vision_intermediate=256,
         fullatt_block_indexes=(1,),
         min_pixels=56 * 56,
+        max_pixels=56 * 56,
+        vision_pretrain_steps=3000,
+        vision_pretrain_frames=32,
+    ),
+    # ~40M parameters, for one GPU (``benchmarks/learning_proof.py --preset medium --device cuda``): a wider, deeper
+    # language model and vision tower, 32 frames at 112 px. Too slow to train on this project's CPUs.
+    "medium": PresetSpec(
+        name="medium",
+        vocab_size=1024,
+        text_hidden=512,
+        text_layers=8,
+        text_heads=8,
+        text_kv_heads=4,
+        text_intermediate=1536,
+        mrope_section=(8, 12, 12),
+        vision_hidden=384,
+        vision_depth=6,
+        vision_heads=6,
+        vision_intermediate=1024,
+        fullatt_block_indexes=(2, 5),
+        min_pixels=56 * 56,
         max_pixels=112 * 112,
-        vision_pretrain_steps=6000,
+        vision_pretrain_steps=4000,
+        vision_pretrain_frames=32,
+        vision_pretrain_clips=16,
     ),
 }
 
@@ -263,9 +290,17 @@ def build_config(spec: PresetSpec, tokenizer):
 
 
 def build_offline_model(
-    preset: str, out_dir: str | Path, *, corpus: Iterable[str] | None = None, seed: int = 0, overwrite: bool = False
+    preset: str,
+    out_dir: str | Path,
+    *,
+    corpus: Iterable[str] | None = None,
+    seed: int = 0,
+    overwrite: bool = False,
+    device: str = "cpu",
 ) -> Path:
-    """Build preset ``tiny`` or ``small`` with random weights and save it (model, processor, tokenizer) to ``out_dir``.
+    """Build a preset (``tiny``, ``small``, ``medium``) with random weights and save it (model, processor, tokenizer)
+    to ``out_dir``. ``device``: where the vision pretraining runs (``cuda`` for ``medium``); the saved weights are
+    the same kind either way.
 
     ``corpus``: texts to train the tokenizer on (default :func:`default_corpus`). Reload with
     ``AutoProcessor.from_pretrained(out_dir)`` / ``AutoModelForImageTextToText.from_pretrained(out_dir)`` or
@@ -306,8 +341,12 @@ def build_offline_model(
         from hieroaction.model.vision_pretrain import VisionPretrainConfig, pretrain_vision
 
         side = int(spec.max_pixels**0.5)
-        settings = VisionPretrainConfig(steps=spec.vision_pretrain_steps, size=side, seed=VisionPretrainConfig.seed + seed)
-        pretraining = {"settings": asdict(settings), "result": pretrain_vision(model, processor, settings).to_dict()}
+        settings = VisionPretrainConfig(steps=spec.vision_pretrain_steps, size=side, frames=spec.vision_pretrain_frames,
+                                        clips_per_step=spec.vision_pretrain_clips, seed=VisionPretrainConfig.seed + seed)
+        model.to(device)
+        pretraining = {"settings": asdict(settings), "result": pretrain_vision(model, processor, settings).to_dict(),
+                       "device": device}
+        model.to("cpu")
     model.save_pretrained(out)
     processor.save_pretrained(out)
     info = {

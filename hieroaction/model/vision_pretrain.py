@@ -7,10 +7,14 @@ the tower on 600 rendered clips (6400 clip views), stayed at chance on held-out 
 body position (measured; ``benchmarks/LEARNING.md``).
 
 This stage stands in for that generic pretraining. It shows the tower clips rendered from dives drawn with their
-own seed (so never a clip used for training or evaluation later) and teaches, per frame, the body state the
-renderer drew: standing, handstand, straight, pike, tuck, free, twisting or entering the water. It never sees a
-dive code, a score, a judge award or a step boundary. A linear head on the tower's merged tokens of each temporal
-patch learns the two frames' states and is thrown away; only the tower keeps what it learnt.
+own seed (so never a clip used for training or evaluation later) and teaches, per frame, what the renderer drew:
+the body state (standing, handstand, straight, pike, tuck, free, twisting or entering the water) and the body's
+orientation (``ORIENTATION``: rotation angle as sine and cosine, the chest stripe's side as it turns in a twist,
+which way the diver faces, which way the body spins). Orientation is what the language model must count: the
+number of somersaults is the number of turns of the angle, the twists the sign changes of the stripe. A generic
+pose-estimation pretraining gives a real tower the same kind of knowledge. It never sees a dive code, a score, a
+judge award or a step boundary. A linear head on the tower's merged tokens of each temporal patch learns the two
+frames' targets and is thrown away; only the tower keeps what it learnt.
 """
 
 from __future__ import annotations
@@ -25,19 +29,22 @@ log = logging.getLogger(__name__)
 
 BODY_STATES = ("takeoff", "handstand", "straight", "pike", "tuck", "free", "twist", "entry")
 FLIGHT_POSITIONS = ("straight", "pike", "tuck", "free")
+# Per-frame orientation targets (each in [-1, 1]), regressed next to the body state.
+ORIENTATION = ("sin_rotation", "cos_rotation", "stripe_side", "facing", "spin")
 
 
 @dataclass(frozen=True)
 class VisionPretrainConfig:
     """How long and on what. ``frames``/``size`` should match the SFT frame settings (uniform sampler)."""
 
-    steps: int = 6000
+    steps: int = 3000
     clips_per_step: int = 8
     learning_rate: float = 1e-3  # peak: linear warm-up over the first 5% of the steps, cosine decay to 0 after
     train_dives: int = 3000
     heldout_dives: int = 64
-    frames: int = 8
-    size: int = 112
+    frames: int = 32
+    size: int = 56
+    orientation_weight: float = 1.0  # weight of the orientation regression next to the body-state loss (0: off)
     seed: int = 424242  # draw seed: sample ids ``synth/424242/*`` are used by nothing else in the project
     threads: int | None = None
 
@@ -53,39 +60,58 @@ class PretrainResult:
     heldout_position_accuracy: float  # frames in a somersault position (straight, pike, tuck, free)
     heldout_position_majority: float
     start_accuracy: float  # the random tower, before training
+    heldout_angle_error_deg: float = float("nan")  # in-flight frames: mean error of the rotation angle read back
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def render_clips(dives: int, config: VisionPretrainConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(N, T, H, W, 3)`` uint8 clips (uniformly sampled frames, broadcast camera) and ``(N, T)`` body states."""
+def orientation_targets(plan, t: int) -> list[float]:
+    """The :data:`ORIENTATION` targets of clip frame ``t``, from the renderer's own state of that frame."""
+    from hieroaction.synth.render import FACING, frame_state
+
+    state = frame_state(plan, t)[0]
+    spin = 0.0
+    if state.phase in ("somersault", "twist"):
+        previous = frame_state(plan, max(t - 1, 0))[0].theta
+        following = frame_state(plan, min(t + 1, plan.num_frames - 1))[0].theta
+        spin = float(np.sign(following - previous))
+    return [float(np.sin(state.theta)), float(np.cos(state.theta)), float(state.front),
+            float(FACING[plan.dive.rotation]), spin]
+
+
+def render_clips(dives: int, config: VisionPretrainConfig, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(N, T, H, W, 3)`` uint8 clips (uniformly sampled frames, broadcast camera), ``(N, T)`` body states and
+    ``(N, T, len(ORIENTATION))`` orientation targets."""
     from hieroaction.synth.draw import draw_samples
     from hieroaction.synth.render import frame_state, plan_dive, render_frame
     from hieroaction.video.sampling import uniform_indices
 
-    clips, states = [], []
+    clips, states, orientation = [], [], []
     for sample in draw_samples(dives, seed=seed, split="pretrain"):
         plan = plan_dive(sample, seed)
         indices = uniform_indices(plan.num_frames, config.frames)
         clips.append(np.stack([render_frame(plan, int(t), config.size) for t in indices]))
         states.append([BODY_STATES.index(frame_state(plan, int(t))[0].pose_name) for t in indices])
-    return np.stack(clips), np.asarray(states, dtype=np.int64)
+        orientation.append([orientation_targets(plan, int(t)) for t in indices])
+    return np.stack(clips), np.asarray(states, dtype=np.int64), np.asarray(orientation, dtype=np.float32)
 
 
 class _StateHead:
-    """Per temporal patch: mean of its merged tokens -> the body state of each of its frames."""
+    """Per temporal patch: mean of its merged tokens -> each of its frames' body-state logits and orientation."""
+
+    outputs = len(BODY_STATES) + len(ORIENTATION)
 
     def __init__(self, hidden: int, temporal_patch: int, merge: int, torch):
         self.temporal_patch, self.merged = temporal_patch, merge * merge
-        self.linear = torch.nn.Linear(hidden, temporal_patch * len(BODY_STATES))
+        self.linear = torch.nn.Linear(hidden, temporal_patch * self.outputs)
 
     def __call__(self, tokens, grid_thw):
         out = []
         for part, t in zip(tokens.split((grid_thw.prod(-1) // self.merged).tolist()), grid_thw[:, 0].tolist(), strict=True):
             pooled = part.view(int(t), -1, part.shape[-1]).mean(1)  # tokens come temporal-patch-major
-            out.append(self.linear(pooled).view(int(t) * self.temporal_patch, len(BODY_STATES)))
-        return out  # per clip: (frames, states)
+            out.append(self.linear(pooled).view(int(t) * self.temporal_patch, self.outputs))
+        return out  # per clip: (frames, states + orientation)
 
 
 def pretrain_vision(model, processor, config: VisionPretrainConfig | None = None, progress: bool = False) -> PretrainResult:
@@ -101,11 +127,13 @@ def pretrain_vision(model, processor, config: VisionPretrainConfig | None = None
     if config.threads:
         torch.set_num_threads(config.threads)
     generator = torch.Generator().manual_seed(config.seed)
-    train_x, train_y = render_clips(config.train_dives, config, config.seed)
-    held_x, held_y = render_clips(config.heldout_dives, config, config.seed + 1)
+    train_x, train_y, train_o = render_clips(config.train_dives, config, config.seed)
+    held_x, held_y, held_o = render_clips(config.heldout_dives, config, config.seed + 1)
     visual = model.model.visual
     vision = model.config.vision_config
+    device = next(visual.parameters()).device  # the tower trains where the model is (CPU, or CUDA for ``medium``)
     head = _StateHead(model.config.text_config.hidden_size, vision.temporal_patch_size, vision.spatial_merge_size, torch)
+    head.linear.to(device)
     params = list(visual.parameters()) + list(head.linear.parameters())
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.01)
     warmup = max(1, config.steps // 20)
@@ -119,19 +147,31 @@ def pretrain_vision(model, processor, config: VisionPretrainConfig | None = None
 
     def logits(clips):
         batch = video_processor(videos=list(clips), return_tensors="pt")
-        out = visual(batch["pixel_values_videos"], grid_thw=batch["video_grid_thw"])
+        pixels = batch["pixel_values_videos"].to(device, dtype=next(visual.parameters()).dtype)
+        grid = batch["video_grid_thw"].to(device)
+        out = visual(pixels, grid_thw=grid)
         tokens = out.pooler_output if hasattr(out, "pooler_output") else out
-        return torch.cat(head(tokens, batch["video_grid_thw"]))
+        return torch.cat(head(tokens, grid)).float()
 
     truth = held_y.reshape(-1)
     in_flight = np.isin(truth, [BODY_STATES.index(p) for p in FLIGHT_POSITIONS])
 
-    def heldout_hits() -> np.ndarray:
+    held_orientation = held_o.reshape(-1, len(ORIENTATION))
+    states = len(BODY_STATES)
+
+    def heldout_outputs() -> tuple[np.ndarray, np.ndarray]:
+        """Per held-out frame: whether the body state is right, and the rotation-angle error in degrees."""
         visual.eval()
         with torch.no_grad():
-            predicted = torch.cat([logits(held_x[i : i + 16]).argmax(-1) for i in range(0, len(held_x), 16)])
+            out = torch.cat([logits(held_x[i : i + 16]) for i in range(0, len(held_x), 16)]).cpu().numpy()
         visual.train()
-        return predicted.numpy() == truth
+        angle = np.arctan2(out[:, states], out[:, states + 1])
+        true_angle = np.arctan2(held_orientation[:, 0], held_orientation[:, 1])
+        error = np.degrees(np.abs(np.angle(np.exp(1j * (angle - true_angle)))))
+        return out[:, :states].argmax(-1) == truth, error
+
+    def heldout_hits() -> np.ndarray:
+        return heldout_outputs()[0]
 
     start_accuracy = float(heldout_hits().mean())
     cpu = time.process_time()
@@ -139,7 +179,11 @@ def pretrain_vision(model, processor, config: VisionPretrainConfig | None = None
     losses = []
     for _ in tqdm(range(config.steps), desc="vision pretraining", disable=not progress):
         pick = torch.randint(len(train_x), (config.clips_per_step,), generator=generator).numpy()
-        loss = torch.nn.functional.cross_entropy(logits(train_x[pick]), torch.from_numpy(train_y[pick].reshape(-1)))
+        out = logits(train_x[pick])
+        loss = torch.nn.functional.cross_entropy(out[:, :states], torch.from_numpy(train_y[pick].reshape(-1)).to(device))
+        if config.orientation_weight:
+            target = torch.from_numpy(train_o[pick].reshape(-1, len(ORIENTATION))).to(device)
+            loss = loss + config.orientation_weight * torch.nn.functional.mse_loss(out[:, states:], target)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -148,7 +192,7 @@ def pretrain_vision(model, processor, config: VisionPretrainConfig | None = None
     cpu_seconds = time.process_time() - cpu
     counts = np.bincount(truth, minlength=len(BODY_STATES))
     flight_counts = np.bincount(truth[in_flight], minlength=len(BODY_STATES))
-    hits = heldout_hits()
+    hits, angle_error = heldout_outputs()
     result = PretrainResult(
         steps=config.steps,
         cpu_seconds=round(cpu_seconds, 1),
@@ -159,6 +203,7 @@ def pretrain_vision(model, processor, config: VisionPretrainConfig | None = None
         heldout_position_accuracy=round(float(hits[in_flight].mean()), 4),
         heldout_position_majority=round(float(flight_counts.max() / max(flight_counts.sum(), 1)), 4),
         start_accuracy=round(start_accuracy, 4),
+        heldout_angle_error_deg=round(float(angle_error[in_flight].mean()), 1),
     )
     model.zero_grad(set_to_none=True)
     log.info("vision pretraining: %s", result)

@@ -15,7 +15,7 @@ import yaml
 
 from orchestration.assets.reasoning import read_splits, reasoning_targets
 from orchestration.config import PromotionConfig, TrainStageConfig
-from orchestration.evaluation import HEADLINE, HIGHER_IS_BETTER, evaluate_systems, system_summary
+from orchestration.evaluation import HEADLINE, evaluate_systems, system_summary
 from orchestration.metadata import markdown_table
 from orchestration.resources import DvcResource, FrameSettingsResource, StorageResource, TrainingResource
 
@@ -150,6 +150,7 @@ def _train_and_evaluate(context, stage, run, start_model, storage, dvc, training
         "launcher": training.launcher,
         "metrics_log": loss_table(metrics),
         **{f"val_{k}": float(v) for k, v in summary.items() if v is not None},
+        "val_predictions": dg.MetadataValue.path(str(val.paths["predictions"])),
         "val_metrics": dg.MetadataValue.md(markdown_table([{k: summary.get(k) for k in HEADLINE}])),
     }
     return metadata
@@ -214,18 +215,15 @@ def latest_metadata(instance: dg.DagsterInstance, key: str) -> dict[str, Any]:
     return {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
 
 
-def gate_decision(sft: dict[str, Any], hpl: dict[str, Any], metric: str, min_delta: float) -> tuple[bool, str]:
-    """Whether HPL beats SFT on validation ``metric`` by more than ``min_delta`` (direction known per metric)."""
-    key = f"val_{metric}"
-    if key not in sft or key not in hpl:
-        missing = [name for name, meta in (("SFT", sft), ("HPL", hpl)) if key not in meta]
-        return False, f"validation {metric} undefined for {' and '.join(missing)} (e.g. no parsable scores): not promoted"
-    a, b = float(sft[key]), float(hpl[key])
-    higher = HIGHER_IS_BETTER.get(metric, True)
-    gain = (b - a) if higher else (a - b)
-    verdict = gain > min_delta
-    arrow = "higher" if higher else "lower"
-    return verdict, f"{metric} ({arrow} is better): HPL {b:.4f} vs SFT {a:.4f}, gain {gain:+.4f}, needed > {min_delta}"
+def gate_decision(sft: dict[str, Any], hpl: dict[str, Any], metric: str):
+    """The library's promotion rule (a significant paired gain) on the two stages' validation answers."""
+    from hieroaction.evaluate.promotion import PromotionDecision, promotion_decision, read_predictions
+
+    paths = {name: meta.get("val_predictions") for name, meta in (("SFT", sft), ("HPL", hpl))}
+    missing = [name for name, path in paths.items() if not path or not Path(path).is_file()]
+    if missing:
+        return PromotionDecision(False, metric, f"no validation answers for {' and '.join(missing)}: not promoted", None)
+    return promotion_decision(read_predictions(paths["SFT"]), read_predictions(paths["HPL"]), metric)
 
 
 @dg.asset(
@@ -238,7 +236,8 @@ def gate_decision(sft: dict[str, Any], hpl: dict[str, Any], metric: str, min_del
         dg.AssetCheckSpec(
             "promotion_gate",
             asset="promoted_checkpoint",
-            description="HPL must beat SFT on the validation split by the configured metric, else nothing is promoted.",
+            description="HPL must beat SFT on the validation split significantly (paired bootstrap, 95% interval of "
+            "the gain above zero) in the configured metric, else nothing is promoted.",
         )
     ],
     description=(
@@ -251,13 +250,16 @@ def promoted_checkpoint(
 ):
     sft = latest_metadata(context.instance, "sft_checkpoint")
     hpl = latest_metadata(context.instance, "hpl_checkpoint")
-    passed, reason = gate_decision(sft, hpl, config.metric, config.min_delta)
+    decision = gate_decision(sft, hpl, config.metric)
+    passed, reason = decision.promote, decision.reason
+    gain = decision.gain
     yield dg.AssetCheckResult(
         check_name="promotion_gate",
         passed=passed,
         description=reason,
-        metadata={"metric": config.metric, "min_delta": config.min_delta, "decision": reason,
-                  "sft_value": sft.get(f"val_{config.metric}"), "hpl_value": hpl.get(f"val_{config.metric}")},
+        metadata={"metric": config.metric, "decision": reason,
+                  "sft_value": sft.get(f"val_{config.metric}"), "hpl_value": hpl.get(f"val_{config.metric}"),
+                  **({"gain_low": gain.low, "gain_high": gain.high} if gain is not None else {})},
     )
     if not passed:
         context.log.warning(f"not promoted: {reason}")

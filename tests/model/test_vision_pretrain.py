@@ -7,23 +7,36 @@ import numpy as np
 import pytest
 
 from hieroaction.model.presets import PRESET_INFO_FILE, PRESETS, build_offline_model
-from hieroaction.model.vision_pretrain import BODY_STATES, VisionPretrainConfig, pretrain_vision, render_clips
-from hieroaction.synth.render import frame_state, plan_dive
+from hieroaction.model.vision_pretrain import (
+    BODY_STATES,
+    ORIENTATION,
+    VisionPretrainConfig,
+    pretrain_vision,
+    render_clips,
+)
+from hieroaction.synth.render import FACING, frame_state, plan_dive
 from hieroaction.video.sampling import uniform_indices
 
 SMALL_RUN = VisionPretrainConfig(steps=40, clips_per_step=4, train_dives=24, heldout_dives=6, frames=4, size=56)
 
 
-def test_clips_carry_the_renderers_body_state_of_each_sampled_frame():
-    clips, states = render_clips(3, SMALL_RUN, seed=SMALL_RUN.seed)
+def test_clips_carry_the_renderers_body_state_and_orientation_of_each_sampled_frame():
+    clips, states, orientation = render_clips(3, SMALL_RUN, seed=SMALL_RUN.seed)
     assert clips.shape == (3, 4, 56, 56, 3) and clips.dtype == np.uint8
+    assert orientation.shape == (3, 4, len(ORIENTATION)) and np.all(np.abs(orientation) <= 1.0 + 1e-6)
     from hieroaction.synth.draw import draw_samples
 
-    for sample, row in zip(draw_samples(3, seed=SMALL_RUN.seed, split="pretrain"), states, strict=True):
+    for sample, row, targets in zip(draw_samples(3, seed=SMALL_RUN.seed, split="pretrain"), states, orientation,
+                                    strict=True):
         assert sample.sample_id.startswith(f"synth/{SMALL_RUN.seed}/")  # a seed no training or test draw uses
         plan = plan_dive(sample, SMALL_RUN.seed)
-        expected = [frame_state(plan, int(t))[0].pose_name for t in uniform_indices(plan.num_frames, 4)]
-        assert [BODY_STATES[i] for i in row] == expected
+        frames = [frame_state(plan, int(t))[0] for t in uniform_indices(plan.num_frames, 4)]
+        assert [BODY_STATES[i] for i in row] == [f.pose_name for f in frames]
+        np.testing.assert_allclose(targets[:, 0], np.sin([f.theta for f in frames]), atol=1e-5)
+        np.testing.assert_allclose(targets[:, 1], np.cos([f.theta for f in frames]), atol=1e-5)
+        np.testing.assert_allclose(targets[:, 2], [f.front for f in frames], atol=1e-5)
+        assert set(targets[:, 3]) == {FACING[plan.dive.rotation]}
+        assert all(spin == 0 for spin, f in zip(targets[:, 4], frames, strict=True) if f.phase not in ("somersault", "twist"))
 
 
 def test_pretraining_changes_only_the_vision_tower_and_lowers_its_loss(tiny_model_dir):

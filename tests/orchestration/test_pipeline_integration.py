@@ -23,6 +23,7 @@ SMALL = PipelineSettings(
     num_videos=2,
     dives_per_video=3,
     test_videos=1,
+    val_videos=0,
     sft_steps=2,
     hpl_steps=1,
     train_extra={
@@ -121,14 +122,27 @@ def _promote(pipeline, metric: str = "srcc"):
     return job.execute_in_process(
         instance=pipeline["instance"],
         asset_selection=[dg.AssetKey("promoted_checkpoint")],
-        run_config={"ops": {"promoted_checkpoint": {"config": {"metric": metric, "min_delta": 0.0}}}},
+        run_config={"ops": {"promoted_checkpoint": {"config": {"metric": metric}}}},
     )
 
 
-def _record_validation(instance, sft: float, hpl: float, metric: str = "srcc") -> None:
-    """Validation results as the training assets record them (the real checkpoints stay in place)."""
-    for key, value in (("sft_checkpoint", sft), ("hpl_checkpoint", hpl)):
-        instance.report_runless_asset_event(dg.AssetMaterialization(key, metadata={f"val_{metric}": value}))
+def _record_validation(instance, folder: Path, better: str, n: int = 48) -> None:
+    """Validation answers as the training assets record them (per-sample predictions plus the headline value; the
+    real checkpoints stay in place): the ``better`` stage ranks the scores almost perfectly, the other at random."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    gold = np.linspace(20.0, 90.0, n)
+    for stage in ("sft", "hpl"):
+        scores = gold + rng.normal(0, 2, n) if stage == better else rng.permutation(gold)
+        path = folder / f"{stage}_val_predictions.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps({"system": stage, "sample_id": f"val/{i}", "action_code": "107b",
+                                            "gold_score": float(g), "score": float(p), "score_valid": True}) + "\n"
+                                for i, (g, p) in enumerate(zip(gold, scores, strict=True))))
+        metadata = {"val_srcc": float(np.corrcoef(np.argsort(np.argsort(scores)), np.arange(n))[0, 1]),
+                    "val_predictions": dg.MetadataValue.path(str(path))}
+        instance.report_runless_asset_event(dg.AssetMaterialization(f"{stage}_checkpoint", metadata=metadata))
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +150,7 @@ def promoted(pipeline):
     """The HPL checkpoint promoted through the gate (validation recorded as better), once per module."""
     target = pipeline["project"] / "models" / "promoted"
     if not target.exists():
-        _record_validation(pipeline["instance"], sft=0.41, hpl=0.62)
+        _record_validation(pipeline["instance"], pipeline["project"].parent / "validation", better="hpl")
         assert _promote(pipeline).success
         _release(pipeline)
     return target
@@ -156,11 +170,11 @@ def test_promotion_gate_blocks_a_worse_checkpoint(pipeline):
     before = pointer.read_text() if pointer.exists() else None
     count = len(instance.fetch_materializations(dg.AssetKey("promoted_checkpoint"), limit=100).records)
 
-    _record_validation(instance, sft=0.62, hpl=0.41)
+    _record_validation(instance, pipeline["project"].parent / "validation", better="sft")
     blocked = _promote(pipeline)
     assert blocked.success  # a gate that says no is an answer, not a crash
     gate = _check(instance, "promoted_checkpoint", "promotion_gate")
-    assert gate.passed is False and "HPL 0.4100 vs SFT 0.6200" in gate.description
+    assert gate.passed is False and "48 paired samples" in gate.description and "not promoted" in gate.description
     assert (pointer.read_text() if pointer.exists() else None) == before  # nothing new versioned
     assert len(instance.fetch_materializations(dg.AssetKey("promoted_checkpoint"), limit=100).records) == count
 
@@ -168,7 +182,7 @@ def test_promotion_gate_blocks_a_worse_checkpoint(pipeline):
 def test_promotion_gate_promotes_a_better_checkpoint_and_dvc_restores_it(pipeline, git_cmd):
     instance, workspace, project = pipeline["instance"], pipeline["workspace"], pipeline["project"]
     target = workspace / "models" / "promoted"
-    _record_validation(instance, sft=0.41, hpl=0.62)
+    _record_validation(instance, project.parent / "validation", better="hpl")
     promoted = _promote(pipeline)
     assert promoted.success and _check(instance, "promoted_checkpoint", "promotion_gate").passed
     meta = _latest(instance, "promoted_checkpoint")
