@@ -11,12 +11,14 @@ class EmbeddedDataConfig(dg.Config):
     """The embedded default dataset: dives drawn from the real FineDiving label distribution, then rendered.
 
     Each video is one "broadcast" holding ``dives_per_video`` dives; the last ``test_videos`` videos form the test
-    split (split by video, so no video is in train and test at once).
+    split and the ``val_videos`` before them the validation split the promotion gate decides on (split by video,
+    so no video is in two splits; without val videos, validation is a stable 20% of train).
     """
 
     num_videos: int = 6
     dives_per_video: int = 4
     test_videos: int = 2
+    val_videos: int = 0
     seed: int = 0
     layout: Literal["video", "frames"] = "video"
     camera: Literal["broadcast", "fixed"] = "broadcast"  # broadcast: follows the diver close up, as TV footage does

@@ -78,6 +78,8 @@ def _render_embedded(context, config: EmbeddedDataConfig, storage: StorageResour
 
     if not 0 < config.test_videos < config.num_videos:
         raise ValueError(f"test_videos must be between 1 and num_videos - 1, got {config.test_videos}")
+    if not 0 <= config.val_videos < config.num_videos - config.test_videos:
+        raise ValueError(f"val_videos must leave at least one training video, got {config.val_videos}")
     stamp = storage.raw_dir / RENDER_STAMP
     wanted = json.dumps({**config.model_dump(), "renderer": RENDERER_VERSION}, sort_keys=True)
     present = {p.name for p in storage.raw_dir.iterdir() if p.name not in (RENDER_STAMP, RENDER_SETTINGS_FILE)}
@@ -97,6 +99,8 @@ def _render_embedded(context, config: EmbeddedDataConfig, storage: StorageResour
     drawn = []
     for video in range(config.num_videos):
         split = "test" if video >= config.num_videos - config.test_videos else "train"
+        if split == "train" and video >= config.num_videos - config.test_videos - config.val_videos:
+            split = "val"
         drawn += draw_samples(config.dives_per_video, config.seed * 1000 + video, reference, split=split)
     rendered = render_dataset(drawn, storage.raw_dir, layout=config.layout, seed=config.seed, workers=2,
                               progress=False, camera=config.camera)
