@@ -59,6 +59,7 @@ class PresetSpec:
     vision_pretrain_steps: int = 0  # steps of :mod:`~hieroaction.model.vision_pretrain` at build time (0: none)
     vision_pretrain_frames: int = 8  # frames per pretraining clip: the training configs' frame count
     vision_pretrain_clips: int = 8  # clips per pretraining step
+    vision_pretrain_dives: int = 3000  # rendered dives (of the pretraining's own seed) the steps draw clips from
 
 
 PRESETS: dict[str, PresetSpec] = {
@@ -100,8 +101,9 @@ PRESETS: dict[str, PresetSpec] = {
         fullatt_block_indexes=(1,),
         min_pixels=56 * 56,
         max_pixels=56 * 56,
-        vision_pretrain_steps=3000,
+        vision_pretrain_steps=1500,
         vision_pretrain_frames=32,
+        vision_pretrain_dives=1000,
     ),
     # ~40M parameters, for one GPU (``benchmarks/learning_proof.py --preset medium --device cuda``): a wider, deeper
     # language model and vision tower, 32 frames at 112 px. Too slow to train on this project's CPUs.
@@ -342,7 +344,8 @@ def build_offline_model(
 
         side = int(spec.max_pixels**0.5)
         settings = VisionPretrainConfig(steps=spec.vision_pretrain_steps, size=side, frames=spec.vision_pretrain_frames,
-                                        clips_per_step=spec.vision_pretrain_clips, seed=VisionPretrainConfig.seed + seed)
+                                        clips_per_step=spec.vision_pretrain_clips, train_dives=spec.vision_pretrain_dives,
+                                        seed=VisionPretrainConfig.seed + seed)
         model.to(device)
         pretraining = {"settings": asdict(settings), "result": pretrain_vision(model, processor, settings).to_dict(),
                        "device": device}

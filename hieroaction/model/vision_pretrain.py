@@ -37,10 +37,10 @@ ORIENTATION = ("sin_rotation", "cos_rotation", "stripe_side", "facing", "spin")
 class VisionPretrainConfig:
     """How long and on what. ``frames``/``size`` should match the SFT frame settings (uniform sampler)."""
 
-    steps: int = 3000
+    steps: int = 1500
     clips_per_step: int = 8
     learning_rate: float = 1e-3  # peak: linear warm-up over the first 5% of the steps, cosine decay to 0 after
-    train_dives: int = 3000
+    train_dives: int = 1000
     heldout_dives: int = 64
     frames: int = 32
     size: int = 56

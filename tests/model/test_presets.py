@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -6,6 +7,8 @@ import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from hieroaction.model.presets import PRESET_INFO_FILE, PRESETS, SPECIAL_TOKENS, build_offline_model, train_tokenizer
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _messages():
@@ -74,3 +77,21 @@ def test_presets_are_consistent():
     for spec in PRESETS.values():
         assert sum(spec.mrope_section) * 2 == spec.text_hidden // spec.text_heads
         assert all(i < spec.vision_depth for i in spec.fullatt_block_indexes)
+    assert {"tiny", "small", "medium"} <= set(PRESETS)
+
+
+def test_medium_preset_has_tens_of_millions_of_parameters_and_trains_at_its_frame_settings():
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from hieroaction.model.presets import build_config, dive_vocabulary_texts
+    from hieroaction.train.config import SFTRunConfig, load_config
+
+    spec = PRESETS["medium"]
+    tokenizer = train_tokenizer(dive_vocabulary_texts()[:100], spec.vocab_size)
+    with torch.device("meta"):  # sizes only: no memory, no init time
+        model = Qwen2_5_VLForConditionalGeneration(build_config(spec, tokenizer))
+    assert 10e6 < sum(p.numel() for p in model.parameters()) < 100e6
+    for name in ("small", "medium"):  # the tower is pretrained on the frames the training configs use
+        frames = load_config(REPO / "configs" / "train" / f"sft_{name}.yaml", SFTRunConfig).data.frames
+        assert frames.count == PRESETS[name].vision_pretrain_frames
+        assert frames.size * frames.size == PRESETS[name].max_pixels

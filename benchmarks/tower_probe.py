@@ -1,0 +1,129 @@
+"""Which frame settings make the action parts readable from the vision tower? Pretrain briefly, then probe.
+
+For one frame setting (frames per clip, pixel size): builds the ``small`` architecture with random weights, runs
+the vision pretraining (``hieroaction.model.vision_pretrain``) for ``--steps`` steps on dives of its own seed, then
+fits a linear probe per action part (group, rotation, somersaults, twists, position, and the whole code) on the frozen
+tower's pooled tokens of 600 training dives and scores it on 256 held-out dives (different draw seeds), against the
+majority rate of each part. A cheap stand-in for "can the language model read this from the tower at all?".
+
+    .venv/bin/python benchmarks/tower_probe.py --frames 32 --size 56 --steps 1500
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def tower_features(model, processor, clips: np.ndarray) -> np.ndarray:
+    """Per clip: the mean merged token of each temporal patch, concatenated over time."""
+    import torch
+
+    visual = model.model.visual
+    visual.eval()
+    features = []
+    with torch.no_grad():
+        for i in range(0, len(clips), 16):
+            batch = processor.video_processor(videos=list(clips[i : i + 16]), return_tensors="pt")
+            out = visual(batch["pixel_values_videos"], grid_thw=batch["video_grid_thw"])
+            tokens = out.pooler_output if hasattr(out, "pooler_output") else out
+            grid = batch["video_grid_thw"]
+            for part, t in zip(tokens.split((grid.prod(-1) // 4).tolist()), grid[:, 0].tolist(), strict=True):
+                features.append(part.view(int(t), -1, part.shape[-1]).mean(1).reshape(-1).numpy())
+    return np.stack(features)
+
+
+def linear_probe(train_x, train_y, test_x, test_y, epochs: int = 300) -> tuple[float, float]:
+    """Held-out accuracy of a softmax regression, and of always answering the training majority."""
+    import torch
+
+    classes = sorted(set(train_y), key=str)
+    index = {c: i for i, c in enumerate(classes)}
+    target = torch.tensor([index[c] for c in train_y])
+    linear = torch.nn.Linear(train_x.shape[1], len(classes))
+    optimizer = torch.optim.Adam(linear.parameters(), lr=3e-3, weight_decay=1e-3)
+    for _ in range(epochs):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(linear(train_x), target).backward()
+        optimizer.step()
+    predicted = [classes[i] for i in linear(test_x).argmax(-1).tolist()]
+    majority = max(set(train_y), key=list(train_y).count)
+    return (float(np.mean([p == y for p, y in zip(predicted, test_y, strict=True)])),
+            float(np.mean([y == majority for y in test_y])))
+
+
+def main(argv=None) -> int:
+    import torch
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from hieroaction.datasets.dive_codes import parse_code
+    from hieroaction.metrics.actions import PARTS, dive_parts
+    from hieroaction.model import presets
+    from hieroaction.model.vision_pretrain import VisionPretrainConfig, pretrain_vision
+    from hieroaction.synth.draw import draw_samples
+    from hieroaction.synth.render import plan_dive, render_frame
+    from hieroaction.video.sampling import uniform_indices
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=32)
+    parser.add_argument("--size", type=int, default=56)
+    parser.add_argument("--steps", type=int, default=1500, help="vision pretraining steps (0: the random tower)")
+    parser.add_argument("--pretrain-dives", type=int, default=1000)
+    parser.add_argument("--orientation-weight", type=float, default=1.0, help="0: body-state targets only")
+    parser.add_argument("--json", default="-", help="write the result here (default: print only)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    spec = replace(presets.PRESETS["small"], min_pixels=28 * 28, max_pixels=args.size * args.size)
+    tokenizer = presets.train_tokenizer(presets.dive_vocabulary_texts(), spec.vocab_size)
+    processor = presets.build_processor(tokenizer, spec)
+    torch.manual_seed(0)
+    model = Qwen2_5_VLForConditionalGeneration(presets.build_config(spec, tokenizer))
+    cpu = time.process_time()
+    pretraining = None
+    if args.steps:
+        settings = VisionPretrainConfig(steps=args.steps, train_dives=args.pretrain_dives, frames=args.frames,
+                                        size=args.size, orientation_weight=args.orientation_weight)
+        pretraining = pretrain_vision(model, processor, settings).to_dict()
+    pretrain_cpu = time.process_time() - cpu
+
+    def clips(samples):
+        out = []
+        for sample in samples:
+            plan = plan_dive(sample, 0)
+            indices = uniform_indices(plan.num_frames, args.frames)
+            out.append(np.stack([render_frame(plan, int(t), args.size) for t in indices]))
+        return np.stack(out)
+
+    train, test = draw_samples(600, seed=0, split="train"), draw_samples(256, seed=1000, split="test")
+    train_x, test_x = tower_features(model, processor, clips(train)), tower_features(model, processor, clips(test))
+    mean, std = train_x.mean(0), train_x.std(0) + 1e-5
+    train_x = torch.tensor((train_x - mean) / std, dtype=torch.float32)
+    test_x = torch.tensor((test_x - mean) / std, dtype=torch.float32)
+    result = {"frames": args.frames, "size": args.size, "steps": args.steps,
+              "orientation_weight": args.orientation_weight, "pretrain_cpu_s": round(pretrain_cpu, 1),
+              "pretraining": pretraining, "probes": {}}
+    for part in (*PARTS, "code"):
+        def label(sample, part=part):
+            dive = parse_code(sample.action_code)
+            return dive.code if part == "code" else dive_parts(dive)[part]
+
+        accuracy, majority = linear_probe(train_x, [label(s) for s in train], test_x, [label(s) for s in test])
+        result["probes"][part] = {"accuracy": round(accuracy, 3), "majority": round(majority, 3)}
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json != "-":
+        Path(args.json).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
