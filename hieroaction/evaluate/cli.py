@@ -170,10 +170,15 @@ def _evaluate(args, gates) -> int:
         return _fail("give --frames DIR (extracted clips) and/or --media-root DIR (decode the media)")
     for samples_file in map(Path, args.samples):
         if not samples_file.is_file():
-            return _fail(f"samples file not found: {samples_file}")
+            what = "is a folder, not a file" if samples_file.is_dir() else "not found"
+            return _fail(f"samples file {what}: {samples_file}")
     for option, folder in (("--frames", args.frames), ("--media-root", args.media_root)):
         if folder and not Path(folder).is_dir():
             return _fail(f"{option} folder not found: {folder}")
+    try:  # an --out that cannot be a folder is found now, not after an hour of generation
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return _fail(f"--out {args.out}: cannot make the report folder ({exc.strerror or exc})")
     systems = []
     try:
         for item in args.baseline:

@@ -54,3 +54,19 @@ def test_nan_weights_are_an_error_not_an_empty_answer(fresh_mp4, tiny_checkpoint
     with pytest.raises(NonFiniteOutputError, match="non-finite"):
         assess_video(fresh_mp4, tiny_checkpoint, model=model, processor=processor,
                      generation=GenerationSettings(max_new_tokens=4, batch_size=1))
+
+
+def test_an_out_that_cannot_be_a_folder_is_refused_before_any_model_runs(tmp_path, tiny_checkpoint, evaluate_cli,
+                                                                           capsys, monkeypatch):
+    import hieroaction.evaluate.run as run
+    from hieroaction.datasets.sample import Sample, VideoRef, write_jsonl
+
+    table = tmp_path / "test.jsonl"
+    write_jsonl([Sample("m/1", "manifest", "test", VideoRef("video", "x.mp4", 0, 9), "107b", 63.0, 3.0)], table)
+    (tmp_path / "a_file").write_text("x")
+    monkeypatch.setattr(run, "run_evaluation", None)  # reaching the evaluation at all would fail the test
+    argv = ["evaluate", "--checkpoint", str(tiny_checkpoint), "--samples", str(table), "--media-root", str(tmp_path),
+            "--out", str(tmp_path / "a_file" / "eval")]
+    assert evaluate_cli(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out" in err[0] and "a_file" in err[0]
