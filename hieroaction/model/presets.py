@@ -9,6 +9,7 @@ See docs/STACK.md for the traps this follows (``rope_parameters``, ``mrope_secti
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -316,6 +317,9 @@ def build_offline_model(
     spec = PRESETS[preset]
     out = Path(out_dir)
     info_path = out / PRESET_INFO_FILE
+    if not overwrite and out.exists() and not info_path.exists() and (not out.is_dir() or any(out.iterdir())):
+        # never write a preset over someone's files (e.g. a real model folder given by mistake)
+        raise FileExistsError(errno.EEXIST, "exists and is not an empty folder or a preset build (--overwrite)", str(out))
     if info_path.exists() and not overwrite:
         info = json.loads(info_path.read_text())
         if info.get("spec") == json.loads(json.dumps(asdict(spec))) and info.get("seed") == seed and corpus is None:

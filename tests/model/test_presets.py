@@ -95,3 +95,16 @@ def test_medium_preset_has_tens_of_millions_of_parameters_and_trains_at_its_fram
         frames = load_config(REPO / "configs" / "train" / f"sft_{name}.yaml", SFTRunConfig).data.frames
         assert frames.count == PRESETS[name].vision_pretrain_frames
         assert frames.size * frames.size == PRESETS[name].max_pixels
+
+
+def test_a_build_never_writes_over_a_folder_that_is_not_a_preset_build(tmp_path):
+    """`model build tiny models/base` over a real model folder replaced its config and weights without a word."""
+    theirs = tmp_path / "my_model"
+    theirs.mkdir()
+    (theirs / "config.json").write_text('{"mine": true}')
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        build_offline_model("tiny", theirs)
+    assert (theirs / "config.json").read_text() == '{"mine": true}' and len(list(theirs.iterdir())) == 1
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(FileExistsError):
+        build_offline_model("tiny", tmp_path / "a_file")
