@@ -118,8 +118,12 @@ def missing_media(sample: Sample, media_root: str | Path | None, *, allow_outsid
         if sample.video.kind == "frames":
             if not path.is_dir():
                 return f"frame folder not found: {path}"
-            if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
+            images = [p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+            if not images:
                 return f"frame folder holds no images: {path}"
+            outside = next((p for p in images if not inside_root(p, media_root, allow_outside_root=allow_outside_root)), None)
+            if outside is not None:  # extraction refuses it too; validation must not report the sample as good
+                return f"frame file is a link leading out of the media root: {outside}"
             return None
         if not path.is_file():
             return f"video file not found: {path}"

@@ -142,3 +142,20 @@ def test_dataset_summary_quarantines_escapes(roots, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert {q["id"] for q in out["quarantined"]} == {"abs", "up", "url", "link"}
     assert out["good"] == 1
+
+
+def test_dataset_summary_quarantines_a_frame_file_linked_out_of_the_root(roots, tmp_path, capsys):
+    """Extraction refused the 'mixed' folder (one frame file links out) but validation reported it as good."""
+    root, _ = roots
+    write_jpeg_folder(root / "plain", range(10))
+    samples = [_sample("ok", "plain", "frames"), _sample("mixed", "mixed", "frames"),
+               _sample("linked", "linked_frames", "frames")]
+    manifest = tmp_path / "samples.jsonl"
+    write_jsonl(samples, manifest)
+    main(["datasets", "summary", "manifest", str(manifest), "--media-root", str(root), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert {q["id"] for q in out["quarantined"]} == {"mixed", "linked"} and out["good"] == 1
+    assert any("00005.jpg" in q["reason"] for q in out["quarantined"] if q["id"] == "mixed")
+    main(["datasets", "summary", "manifest", str(manifest), "--media-root", str(root), "--json",
+          "--allow-outside-media-root"])
+    assert json.loads(capsys.readouterr().out)["good"] == 3
