@@ -239,6 +239,20 @@ def _evaluate(args, gates) -> int:
     return 0 if result.passed else EXIT_GATE_FAILED
 
 
+def _check_writable_file(path: str) -> None:
+    """``AssessError`` when ``path`` cannot be written as a file: it is a folder, or a parent is a file."""
+    from pathlib import Path
+
+    from hieroaction.evaluate.assess import AssessError
+
+    target = Path(path)
+    if target.is_dir():
+        raise AssessError(f"cannot write {path}: it is a folder")
+    blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise AssessError(f"cannot write {path}: {blocker} is a file, not a folder")
+
+
 def _warn_quarantined(records, shown: int = 20) -> None:
     """One line per bad input sample on stderr (file:line, id, field, reason); all of them go into the report."""
     for record in records[:shown]:
@@ -268,6 +282,8 @@ def run_assess(args: argparse.Namespace) -> int:
         settings = _frame_settings(args, checkpoint)
         if args.plot and not args.plot.lower().endswith(".png"):
             raise AssessError(f"--plot writes a PNG: give a file name ending in .png, got {args.plot}")
+        if args.plot:
+            _check_writable_file(args.plot)  # before the model runs, not after
         result = assess_video(args.video, checkpoint, settings=settings, generation=_generation(args))
     except (AssessError, CheckpointError) as exc:
         return _fail(exc)

@@ -70,3 +70,17 @@ def test_an_out_that_cannot_be_a_folder_is_refused_before_any_model_runs(tmp_pat
     assert evaluate_cli(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--out" in err[0] and "a_file" in err[0]
+
+
+def test_a_plot_path_that_cannot_be_written_is_refused_before_the_model_runs(fresh_mp4, tiny_checkpoint, evaluate_cli,
+                                                                            capsys, monkeypatch, tmp_path):
+    import hieroaction.evaluate.assess as assess
+
+    (tmp_path / "a_file").write_text("x")
+    monkeypatch.setattr(assess, "assess_video", None)  # reaching the model at all would fail the test
+    for plot in (tmp_path / "a_file" / "p.png", tmp_path / "dir.png"):
+        if plot.name == "dir.png":
+            plot.mkdir()
+        assert evaluate_cli(["assess", str(fresh_mp4), "--checkpoint", str(tiny_checkpoint), "--plot", str(plot)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and str(plot) in err[0]
