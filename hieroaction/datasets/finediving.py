@@ -8,6 +8,7 @@ counted as the warning ``steps_transit_mismatch``). Sub-action names come from `
 
 from __future__ import annotations
 
+import reprlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,7 +62,7 @@ def _load_split(path: Path) -> list[tuple[str, int]]:
 
 def _normal_key(key: Any) -> tuple[str, int]:
     if not isinstance(key, tuple) or len(key) != 2 or isinstance(key[1], bool) or int(key[1]) != key[1]:
-        raise ValueError(f"not a (video_name, instance_id) key: {key!r}")
+        raise ValueError(f"not a (video_name, instance_id) key: {reprlib.repr(key)}")
     return (str(key[0]), int(key[1]))
 
 

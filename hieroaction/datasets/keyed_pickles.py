@@ -6,6 +6,7 @@ Why shared: FineDiving and MTL-AQA differ only in how a key looks; a wrong kind 
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from hieroaction.datasets.records import AnnotationFormatError
 from hieroaction.datasets.safe_pickle import load_pickle
 
 KeyNormalizer = Callable[[Any], tuple]
-KEY_ERRORS = (TypeError, ValueError, IndexError)
+KEY_ERRORS = (TypeError, ValueError, IndexError, RecursionError)  # a key nested 5000 deep cannot even be printed
 
 
 def load_keyed_dict(
@@ -29,7 +30,7 @@ def load_keyed_dict(
         try:
             out[normal_key(key)] = value
         except KEY_ERRORS:
-            raise AnnotationFormatError(path, "key", f"expected {key_desc}, got {key!r}") from None
+            raise AnnotationFormatError(path, "key", f"expected {key_desc}, got {reprlib.repr(key)}") from None
     first = next(iter(data.values()), None)
     if first is not None and not isinstance(first, value_kinds):
         # one look tells the wrong kind of file; per-sample defects are quarantined later

@@ -160,3 +160,33 @@ def test_allowed_constructors_cannot_allocate_gigabytes():
     for protocol in (2, 4, 5):
         loaded = loads_pickle(pickle.dumps(small, protocol=protocol))
         assert type(loaded["a"]) is np.ndarray and loaded["a"].tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
+@pytest.mark.parametrize("where", ["split", "annotation key"])
+def test_a_key_nested_thousands_deep_is_a_one_line_refusal(finediving_copy, capsys, where):
+    """Printing such a key in the error message raised RecursionError (a traceback)."""
+    from hieroaction.cli import main
+
+    deep: list = []
+    inner = deep
+    for _ in range(5000):
+        inner.append([])
+        inner = inner[0]
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(20000)  # only to write the file
+    try:
+        if where == "split":
+            (finediving_copy / "train_split.pkl").write_bytes(pickle.dumps([deep], protocol=2))
+        else:
+            path = finediving_copy / "fine-grained_annotation_aqa.pkl"
+            data = load_pickle(path)
+            nested: tuple = ()
+            for _ in range(5000):
+                nested = (nested,)
+            data[(nested, 1)] = next(iter(data.values()))
+            path.write_bytes(pickle.dumps(data, protocol=2))
+    finally:
+        sys.setrecursionlimit(old)
+    assert main(["datasets", "summary", "finediving", str(finediving_copy)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and ".pkl" in err[0]
