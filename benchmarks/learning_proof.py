@@ -87,7 +87,7 @@ def plan_from_args(args) -> Plan:
     if args.quick:
         return Plan(preset, args.device, args.seeds or [0, 1], 16, 8, 4, 2,
                     {"sampler": "uniform", "count": 4, "size": 56}, 24, sft_config, hpl_config, n_boot=100,
-                    parallel=1, cpu_threads=args.cpu_threads)
+                    parallel=args.parallel, cpu_threads=args.cpu_threads)
     sft_steps = args.sft_steps or load_config(sft_config, SFTRunConfig).train.max_steps
     hpl_steps = args.hpl_steps or load_config(hpl_config, HPLRunConfig).train.max_steps
     return Plan(preset, args.device, args.seeds or [0, 1], args.train, args.test, sft_steps, hpl_steps,
