@@ -330,6 +330,8 @@ def sample_from_row(row: Mapping[str, Any], subaction_names: Mapping[int, str] |
     """One manifest row (flat, or the nested canonical form) -> :class:`Sample`; raises on a bad field."""
     names = subaction_names or {}
     if isinstance(row.get("video"), dict):  # canonical nested form (write_jsonl output)
+        for name in ("sample_id", "split"):  # Sample.from_dict would make null or [..] the text "None" / "[..]"
+            _text(row, name, MAX_ID_CHARS)
         try:
             return Sample.from_dict(dict(row))
         except (KeyError, TypeError, ValueError) as exc:

@@ -88,3 +88,14 @@ def test_line_separators_inside_json_strings_do_not_split_a_row(tmp_path):
     assert [s.sample_id for s in result.samples] == ["ok/1", "ok/2"]
     assert result.samples[1].extra == {"note": "a\u2028b\x85c"}
     assert [q.where for q in result.quarantined] == ["m.jsonl:3"]
+
+
+def test_canonical_rows_with_a_null_or_list_id_are_quarantined_not_renamed(tmp_path):
+    """The nested (canonical) form went through Sample.from_dict, which turned null into the id "None"."""
+    canonical = {"sample_id": "ok/c", "dataset": "manifest", "split": "train", "action_code": "107b",
+                 "video": {"kind": "video", "path": "a.mp4", "start_frame": 0, "end_frame": 9}, "final_score": 70.0}
+    rows = [canonical, {**canonical, "sample_id": None}, {**canonical, "sample_id": ["x"]}, {**canonical, "split": None}]
+    result = load_manifest(_jsonl(tmp_path, rows))
+    assert [s.sample_id for s in result.samples] == ["ok/c"]
+    assert [(q.where, q.field) for q in result.quarantined] == [
+        ("m.jsonl:2", "sample_id"), ("m.jsonl:3", "sample_id"), ("m.jsonl:4", "split")]
