@@ -17,6 +17,7 @@ from orchestration.assets.reasoning import read_splits, reasoning_targets
 from orchestration.config import PromotionConfig, TrainStageConfig
 from orchestration.evaluation import HEADLINE, evaluate_systems, system_summary
 from orchestration.metadata import markdown_table
+from orchestration.pipes_messages import WholeLineMessageReader
 from orchestration.resources import DvcResource, FrameSettingsResource, StorageResource, TrainingResource
 
 OWNERS = ["team:hieroaction-ml"]
@@ -88,7 +89,7 @@ def launch(context, stage: str, config_path: Path, training: TrainingResource, s
                "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HIEROACTION_TRAIN_LOG": str(log)}
         if training.device == "cpu":
             env["CUDA_VISIBLE_DEVICES"] = ""
-        client = dg.PipesSubprocessClient(cwd=str(storage.root), env=env)
+        client = dg.PipesSubprocessClient(cwd=str(storage.root), env=env, message_reader=WholeLineMessageReader())
         try:
             invocation = client.run(context=context, command=command, extras=extras)
         except Exception:
