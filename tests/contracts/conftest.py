@@ -14,14 +14,8 @@ EXAMPLE_MANIFEST = Path(__file__).resolve().parents[2] / "examples" / "manifest"
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on the shared 2-core CI machine spinning OpenMP threads make tiny models 10x slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread(one_torch_thread):
+    """Every test here runs a model: one torch thread (tests/conftest.py says why)."""
 
 
 @pytest.fixture(scope="session")
@@ -36,20 +30,6 @@ def adapter_samples() -> dict:
     manifest = next(s for s in load_manifest(EXAMPLE_MANIFEST).samples if s.steps)
     assert finediving.steps and not mtl_aqa.steps and manifest.steps  # the three cases the prompt must tell apart
     return {"finediving": finediving, "mtl_aqa": mtl_aqa, "manifest": manifest}
-
-
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    from hieroaction.model.presets import build_offline_model
-
-    return build_offline_model("tiny", tmp_path_factory.mktemp("contract-models") / "tiny")
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tiny_checkpoint):
-    from hieroaction.evaluate.checkpoint import open_checkpoint
-
-    return open_checkpoint(tiny_checkpoint, device="cpu")
 
 
 def write_mp4(path: Path, num_frames: int, height: int = 32, width: int = 32) -> Path:

@@ -16,21 +16,6 @@ from hieroaction.datasets.sample import Sample, Step, VideoRef
 
 
 @pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    """The tiny preset, built once per worker (a HieroAction checkpoint: it carries hieroaction_preset.json)."""
-    from hieroaction.model.presets import build_offline_model
-
-    return build_offline_model("tiny", tmp_path_factory.mktemp("eval-models") / "tiny")
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tiny_checkpoint):
-    from hieroaction.evaluate.checkpoint import open_checkpoint
-
-    return open_checkpoint(tiny_checkpoint, device="cpu")
-
-
-@pytest.fixture(scope="session")
 def rendered(tmp_path_factory):
     """4 train + 3 test rendered dives in the MTL-AQA video layout (small frames so rendering stays fast)."""
     from hieroaction.datasets.sample import write_jsonl

@@ -4,15 +4,15 @@ import torch
 from hieroaction.model.loading import ModelLoadError, load_model
 
 
-def test_load_model_cpu_defaults(tiny_model_dir):
-    model, processor = load_model(tiny_model_dir, device="cpu")
+def test_load_model_cpu_defaults(tiny_checkpoint):
+    model, processor = load_model(tiny_checkpoint, device="cpu")
     assert next(model.parameters()).dtype == torch.float32
     assert model.config._attn_implementation == "sdpa"
     assert processor.tokenizer.eos_token == "<|im_end|>"
 
 
-def test_freeze_vision_and_lora(tiny_model_dir):
-    model, _ = load_model(tiny_model_dir, device="cpu", freeze_vision=True, lora={"r": 4})
+def test_freeze_vision_and_lora(tiny_checkpoint):
+    model, _ = load_model(tiny_checkpoint, device="cpu", freeze_vision=True, lora={"r": 4})
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
     assert all("language_model" in n for n in trainable)
@@ -20,8 +20,8 @@ def test_freeze_vision_and_lora(tiny_model_dir):
     assert frozen_visual and not any(frozen_visual)
 
 
-def test_freeze_vision_without_lora_leaves_text_trainable(tiny_model_dir):
-    model, _ = load_model(tiny_model_dir, device="cpu", freeze_vision=True, dtype="bf16")
+def test_freeze_vision_without_lora_leaves_text_trainable(tiny_checkpoint):
+    model, _ = load_model(tiny_checkpoint, device="cpu", freeze_vision=True, dtype="bf16")
     assert next(model.parameters()).dtype == torch.bfloat16
     grads = {n: p.requires_grad for n, p in model.named_parameters()}
     assert not any(v for n, v in grads.items() if ".visual." in n)

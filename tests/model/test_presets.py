@@ -22,12 +22,12 @@ def _messages():
     ]
 
 
-def test_tiny_preset_reloads_with_auto_classes_and_runs_video(tiny_model_dir):
-    processor = AutoProcessor.from_pretrained(tiny_model_dir)
-    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
+def test_tiny_preset_reloads_with_auto_classes_and_runs_video(tiny_checkpoint):
+    processor = AutoProcessor.from_pretrained(tiny_checkpoint)
+    model = AutoModelForImageTextToText.from_pretrained(tiny_checkpoint)
     assert type(model).__name__ == "Qwen2_5_VLForConditionalGeneration"
     assert type(processor).__name__ == "Qwen2_5_VLProcessor"
-    info = json.loads((tiny_model_dir / PRESET_INFO_FILE).read_text())
+    info = json.loads((tiny_checkpoint / PRESET_INFO_FILE).read_text())
     assert info["parameters"] == sum(p.numel() for p in model.parameters())
 
     text = processor.apply_chat_template(_messages(), tokenize=False, add_generation_prompt=True)
@@ -45,9 +45,9 @@ def test_tiny_preset_reloads_with_auto_classes_and_runs_video(tiny_model_dir):
     assert torch.isfinite(out.logits).all()
 
 
-def test_special_tokens_and_config_ids_agree(tiny_model_dir):
-    processor = AutoProcessor.from_pretrained(tiny_model_dir)
-    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
+def test_special_tokens_and_config_ids_agree(tiny_checkpoint):
+    processor = AutoProcessor.from_pretrained(tiny_checkpoint)
+    model = AutoModelForImageTextToText.from_pretrained(tiny_checkpoint)
     tok = processor.tokenizer
     for token in SPECIAL_TOKENS:
         ids = tok(token, add_special_tokens=False)["input_ids"]
@@ -67,8 +67,8 @@ def test_tokenizer_round_trips_grammar_text():
     assert tok.decode(tok(sample)["input_ids"]) == sample
 
 
-def test_build_is_reused_and_unknown_preset_rejected(tmp_path, tiny_model_dir):
-    assert build_offline_model("tiny", tiny_model_dir) == tiny_model_dir
+def test_build_is_reused_and_unknown_preset_rejected(tmp_path, tiny_checkpoint):
+    assert build_offline_model("tiny", tiny_checkpoint) == tiny_checkpoint
     with pytest.raises(ValueError, match="unknown preset"):
         build_offline_model("huge", tmp_path)
 

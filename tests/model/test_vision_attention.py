@@ -8,10 +8,10 @@ import torch
 from hieroaction.model.vision_attention import batch_vision_windows, window_layout
 
 
-def _tower(tiny_model_dir):
+def _tower(tiny_checkpoint):
     from transformers import AutoModelForImageTextToText
 
-    return AutoModelForImageTextToText.from_pretrained(tiny_model_dir, attn_implementation="sdpa").model.visual
+    return AutoModelForImageTextToText.from_pretrained(tiny_checkpoint, attn_implementation="sdpa").model.visual
 
 
 def _inputs(tower, grid):
@@ -27,10 +27,10 @@ def test_window_layout_gathers_each_window():
     assert valid.sum(dim=1).tolist() == [3, 2, 4]
 
 
-def test_batched_windows_match_the_stock_module(tiny_model_dir):
+def test_batched_windows_match_the_stock_module(tiny_checkpoint):
     # 12 x 20 patches: merged 6 x 10, windows of 4 x 4 merged patches -> windows of unequal size (and two videos)
     for grid in ([[2, 12, 20], [1, 8, 8]], [[2, 8, 8]]):
-        stock, batched = _tower(tiny_model_dir), _tower(tiny_model_dir)
+        stock, batched = _tower(tiny_checkpoint), _tower(tiny_checkpoint)
         assert batch_vision_windows(batched) == len(batched.blocks)
         pixels, grid_thw = _inputs(stock, grid)
         expected = stock(pixels.clone().requires_grad_(), grid_thw=grid_thw).pooler_output
@@ -42,13 +42,13 @@ def test_batched_windows_match_the_stock_module(tiny_model_dir):
             assert torch.allclose(a.grad, b.grad, atol=1e-5, rtol=1e-4), name
 
 
-def test_load_model_batches_the_windows(tiny_model_dir):
+def test_load_model_batches_the_windows(tiny_checkpoint):
     from hieroaction.model.loading import load_model
 
-    model, _ = load_model(tiny_model_dir, device="cpu")
+    model, _ = load_model(tiny_checkpoint, device="cpu")
     attention = model.model.visual.blocks[0].attn
     assert attention.forward.__func__.__name__ == "batched_forward"
-    model, _ = load_model(tiny_model_dir, device="cpu", batch_vision_windows=False)
+    model, _ = load_model(tiny_checkpoint, device="cpu", batch_vision_windows=False)
     assert getattr(model.model.visual.blocks[0].attn.forward, "__func__", None) is None or (
         model.model.visual.blocks[0].attn.forward.__func__.__name__ != "batched_forward"
     )

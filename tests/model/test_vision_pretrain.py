@@ -39,13 +39,13 @@ def test_clips_carry_the_renderers_body_state_and_orientation_of_each_sampled_fr
         assert all(spin == 0 for spin, f in zip(targets[:, 4], frames, strict=True) if f.phase not in ("somersault", "twist"))
 
 
-def test_pretraining_changes_only_the_vision_tower_and_lowers_its_loss(tiny_model_dir):
+def test_pretraining_changes_only_the_vision_tower_and_lowers_its_loss(tiny_checkpoint):
     import torch
 
     from hieroaction.model.loading import load_model
 
     torch.manual_seed(0)
-    model, processor = load_model(tiny_model_dir, device="cpu")
+    model, processor = load_model(tiny_checkpoint, device="cpu")
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     result = pretrain_vision(model, processor, SMALL_RUN)
     changed = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
@@ -56,10 +56,10 @@ def test_pretraining_changes_only_the_vision_tower_and_lowers_its_loss(tiny_mode
     assert all(p.grad is None for p in model.parameters())
 
 
-def test_bad_settings_are_refused(tiny_model_dir):
+def test_bad_settings_are_refused(tiny_checkpoint):
     from hieroaction.model.loading import load_model
 
-    model, processor = load_model(tiny_model_dir, device="cpu")
+    model, processor = load_model(tiny_checkpoint, device="cpu")
     with pytest.raises(ValueError, match="frames must be even"):
         pretrain_vision(model, processor, replace(SMALL_RUN, frames=3))
     with pytest.raises(ValueError, match="steps"):

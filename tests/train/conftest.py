@@ -11,21 +11,8 @@ from hieroaction.datasets.sample import write_jsonl
 FRAMES = {"sampler": "uniform", "count": 4, "size": 28}
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on the shared 2-core CI machine spinning OpenMP threads make tiny models 10x slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def tiny_model_path(tmp_path_factory):
-    from hieroaction.model.presets import build_offline_model
-
-    return build_offline_model("tiny", tmp_path_factory.mktemp("train_models") / "tiny")
+def _one_torch_thread(one_torch_thread):
+    """Every test here runs a model: one torch thread (tests/conftest.py says why)."""
 
 
 @pytest.fixture(scope="session")
@@ -66,13 +53,13 @@ def frames_spec():
 
 
 @pytest.fixture
-def sft_workspace(tmp_path, real_samples, tiny_model_path):
+def sft_workspace(tmp_path, real_samples, tiny_checkpoint):
     """A sample table, its stored clips and an SFT config file for the tiny model; returns the config path."""
     table = tmp_path / "train.jsonl"
     write_jsonl(real_samples, table)
     store_clips(real_samples, tmp_path / "frames")
     config = {
-        "model": {"path": str(tiny_model_path)},
+        "model": {"path": str(tiny_checkpoint)},
         "data": {"train": str(table), "frames_dir": str(tmp_path / "frames"), "frames": FRAMES, "media_root": None},
         "train": {
             "output_dir": str(tmp_path / "out"),

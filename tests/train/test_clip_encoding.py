@@ -38,11 +38,11 @@ def _loss_and_grads(model, batch):
     return out.logits.detach(), out.loss.detach(), grads
 
 
-def test_repeats_share_one_encoding_with_the_same_logits_and_gradients(tiny_model_path):
+def test_repeats_share_one_encoding_with_the_same_logits_and_gradients(tiny_checkpoint):
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    model = AutoModelForImageTextToText.from_pretrained(tiny_model_path)
-    processor = AutoProcessor.from_pretrained(tiny_model_path)
+    model = AutoModelForImageTextToText.from_pretrained(tiny_checkpoint)
+    processor = AutoProcessor.from_pretrained(tiny_checkpoint)
     rng = np.random.default_rng(0)
     clips = [rng.integers(0, 256, (FRAMES, SIDE, SIDE, 3), dtype=np.uint8) for _ in range(2)]
     batch = _batch(processor, clips, repeats=3)
@@ -75,12 +75,12 @@ def test_repeats_share_one_encoding_with_the_same_logits_and_gradients(tiny_mode
     assert "get_video_features" not in model.model.__dict__
 
 
-def test_a_frozen_tower_is_encoded_once_per_generation_batch(tiny_model_path):
+def test_a_frozen_tower_is_encoded_once_per_generation_batch(tiny_checkpoint):
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    model = AutoModelForImageTextToText.from_pretrained(tiny_model_path)
+    model = AutoModelForImageTextToText.from_pretrained(tiny_checkpoint)
     model.model.visual.requires_grad_(False)
-    processor = AutoProcessor.from_pretrained(tiny_model_path)
+    processor = AutoProcessor.from_pretrained(tiny_checkpoint)
     clips = [np.full((FRAMES, SIDE, SIDE, 3), v, dtype=np.uint8) for v in (10, 200)]
     batch = _batch(processor, clips, repeats=2)
     calls: list = []

@@ -17,9 +17,9 @@ from hieroaction.train.data import (
 
 
 @pytest.fixture
-def collator_and_rows(tmp_path, real_samples, tiny_model_path, clip_writer):
+def collator_and_rows(tmp_path, real_samples, tiny_checkpoint, clip_writer):
     settings = clip_writer(real_samples[:3], tmp_path / "frames")
-    processor = AutoProcessor.from_pretrained(tiny_model_path)
+    processor = AutoProcessor.from_pretrained(tiny_checkpoint)
     rows = build_rows(real_samples[:3], settings=settings).rows
     collator = VideoSFTCollator(processor, ClipLoader(tmp_path / "frames", settings), PromptBuilder(settings))
     return processor, collator, rows
@@ -67,8 +67,8 @@ def test_prompt_names_the_frames_shown(collator_and_rows, real_samples, frames_s
     assert "clip frames " + ", ".join(str(int(i)) for i in indices) in text
 
 
-def test_bad_clips_name_sample_and_field(tmp_path, real_samples, tiny_model_path, frames_spec):
-    processor = AutoProcessor.from_pretrained(tiny_model_path)
+def test_bad_clips_name_sample_and_field(tmp_path, real_samples, tiny_checkpoint, frames_spec):
+    processor = AutoProcessor.from_pretrained(tiny_checkpoint)
     settings = frame_settings(FramesConfig(**frames_spec))
     rows = build_rows(real_samples[:1], settings=settings).rows
     collator = VideoSFTCollator(processor, ClipLoader(tmp_path / "empty", settings))

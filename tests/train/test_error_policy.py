@@ -87,8 +87,8 @@ def untouchable(monkeypatch):
 
 @pytest.mark.parametrize("stage", ["sft", "hpl"])
 @pytest.mark.parametrize("case", CASES)
-def test_user_error_is_one_line_exit_2_before_data_or_model(stage, case, tmp_path, tiny_model_path, capsys, untouchable):
-    _, config = _workspace(tmp_path, str(tiny_model_path), stage)
+def test_user_error_is_one_line_exit_2_before_data_or_model(stage, case, tmp_path, tiny_checkpoint, capsys, untouchable):
+    _, config = _workspace(tmp_path, str(tiny_checkpoint), stage)
     path = tmp_path / f"{stage}.yaml"
     path.write_text(yaml.safe_dump(config))
     overrides, expected = _case(case, tmp_path, config)
@@ -102,8 +102,8 @@ def test_user_error_is_one_line_exit_2_before_data_or_model(stage, case, tmp_pat
 
 
 @pytest.mark.parametrize("stage", ["sft", "hpl"])
-def test_module_entry_points_follow_the_same_policy(stage, tmp_path, tiny_model_path):
-    _, config = _workspace(tmp_path, str(tiny_model_path), stage)
+def test_module_entry_points_follow_the_same_policy(stage, tmp_path, tiny_checkpoint):
+    _, config = _workspace(tmp_path, str(tiny_checkpoint), stage)
     config["train"]["learning_rate"] = float("nan")
     path = tmp_path / f"{stage}.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -117,11 +117,11 @@ def test_module_entry_points_follow_the_same_policy(stage, tmp_path, tiny_model_
     assert lines == [f"error: {path}: train.learning_rate: expected a finite number, got nan"], lines
 
 
-def test_a_bug_keeps_its_traceback(tmp_path, tiny_model_path, monkeypatch):
+def test_a_bug_keeps_its_traceback(tmp_path, tiny_checkpoint, monkeypatch):
     """Only user errors are turned into one line: anything else propagates (the CLI shows its traceback)."""
     import hieroaction.train.runner as runner
 
-    _, config = _workspace(tmp_path, str(tiny_model_path), "sft")
+    _, config = _workspace(tmp_path, str(tiny_checkpoint), "sft")
     path = tmp_path / "sft.yaml"
     path.write_text(yaml.safe_dump(config))
 

@@ -55,12 +55,12 @@ def _hpl_config(tmp_path, samples, model_path, frames, **train):
 
 
 def test_run_hpl_logs_each_reward_level_and_writes_versioned_checkpoints(
-    tmp_path, real_samples, tiny_model_path, clip_writer, frames_spec
+    tmp_path, real_samples, tiny_checkpoint, clip_writer, frames_spec
 ):
     from hieroaction.train.hpl import run_hpl
 
     clip_writer(real_samples[:4], tmp_path / "frames")
-    config = _hpl_config(tmp_path, real_samples[:4], tiny_model_path, frames_spec)
+    config = _hpl_config(tmp_path, real_samples[:4], tiny_checkpoint, frames_spec)
     final = run_hpl(config)
 
     assert (final / "config.json").is_file() and (final / "processor_config.json").is_file()
@@ -87,12 +87,12 @@ def test_run_hpl_logs_each_reward_level_and_writes_versioned_checkpoints(
 
 @pytest.mark.slow  # a subprocess with its own torch/trl imports: ~30 s on a loaded 2-core machine
 def test_hpl_killed_with_sigkill_resumes_and_finishes_at_the_same_step(
-    tmp_path, real_samples, tiny_model_path, clip_writer, frames_spec
+    tmp_path, real_samples, tiny_checkpoint, clip_writer, frames_spec
 ):
     from hieroaction.train.hpl import run_hpl
 
     clip_writer(real_samples[:4], tmp_path / "frames")
-    config = _hpl_config(tmp_path, real_samples[:4], tiny_model_path, frames_spec, max_steps=6, save_steps=2)
+    config = _hpl_config(tmp_path, real_samples[:4], tiny_checkpoint, frames_spec, max_steps=6, save_steps=2)
     out = tmp_path / "hpl"
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen(
@@ -158,11 +158,11 @@ def test_bad_hpl_settings_name_the_key(hpl, message):
 
 
 @pytest.mark.slow  # two processes with their own imports: ~45 s on a loaded 2-core machine
-def test_hpl_runs_on_two_cpu_processes_with_gloo(tmp_path, real_samples, tiny_model_path, clip_writer, frames_spec):
+def test_hpl_runs_on_two_cpu_processes_with_gloo(tmp_path, real_samples, tiny_checkpoint, clip_writer, frames_spec):
     """torchrun + ``use_cpu`` makes accelerate pick MULTI_CPU/gloo (an accelerate config with ``use_cpu: true`` alone
     starts a single process); rank 0 alone writes the checkpoints, and both ranks finish at the same step."""
     clip_writer(real_samples[:8], tmp_path / "frames")
-    config = _hpl_config(tmp_path, real_samples[:8], tiny_model_path, frames_spec, max_steps=2, save_steps=2)
+    config = _hpl_config(tmp_path, real_samples[:8], tiny_checkpoint, frames_spec, max_steps=2, save_steps=2)
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     torchrun = Path(sys.executable).with_name("torchrun")
     with socket.socket() as probe:  # a free port for the rendezvous (torchrun's static rendezvous cannot take 0)

@@ -23,8 +23,8 @@ FRAMES, SIDE = 4, 56
 
 
 @pytest.fixture
-def tiny_dir(tiny_model_path):  # the session's tiny preset (tests/train/conftest.py)
-    return tiny_model_path
+def tiny_dir(tiny_checkpoint):  # the session's tiny preset (tests/train/conftest.py)
+    return tiny_checkpoint
 
 
 def _rows(n: int, seed: int = 0) -> list[dict]:
@@ -266,7 +266,7 @@ def test_scoring_pass_reproduces_the_sampling_distribution(tiny_dir, tmp_path):
     assert (blind[live] - sampled[live]).abs().max() > 5e-2
 
 
-def test_grpo_step_encodes_each_clip_once_per_pass_and_scores_like_the_plain_path(tiny_model_path, tmp_path):
+def test_grpo_step_encodes_each_clip_once_per_pass_and_scores_like_the_plain_path(tiny_checkpoint, tmp_path):
     """One GRPO generation batch (2 clips x 4 generations): generating and the old-policy pass encode 2 videos in all,
     where the plain path encodes 16; the log-probs of a micro-batch are the plain path's."""
     def _tower_spy(model, record):
@@ -275,7 +275,7 @@ def test_grpo_step_encodes_each_clip_once_per_pass_and_scores_like_the_plain_pat
 
         return model.model.visual.register_forward_pre_hook(hook, with_kwargs=True)
 
-    trainer = _trainer(tiny_model_path, tmp_path, _rows(4, seed=1), beta=0.0)
+    trainer = _trainer(tiny_checkpoint, tmp_path, _rows(4, seed=1), beta=0.0)
     assert trainer.clip_cache is not None
     calls: list = []
     _tower_spy(trainer.model, calls)
