@@ -309,10 +309,20 @@ def sft_rows(config):
     return prepare_datasets(config)["train"]
 
 
-def stock_sft(work: Path, table: Path, plan: Plan, model_dir: Path) -> dict[str, Any]:
-    """trl's SFTTrainer with its defaults (checkpointing on, bf16 on a GPU); the project's collator feeds the video."""
+def stock_setup(model_dir: Path, out: Path):
+    """What both stock baselines share: trl's defaults, the model in bf16 on a GPU, no saving, a log every step."""
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    cuda = torch.cuda.is_available()
+    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.bfloat16 if cuda else torch.float32)
+    common = {"output_dir": str(out), "logging_steps": 1, "save_strategy": "no", "report_to": "none", "bf16": cuda,
+              "use_cpu": not cuda, "disable_tqdm": True}
+    return model, AutoProcessor.from_pretrained(model_dir), common
+
+
+def stock_sft(work: Path, table: Path, plan: Plan, model_dir: Path) -> dict[str, Any]:
+    """trl's SFTTrainer with its defaults (checkpointing on, bf16 on a GPU); the project's collator feeds the video."""
     from trl import SFTConfig, SFTTrainer
 
     from hieroaction.train.config import SFTRunConfig, config_from_dict
@@ -321,19 +331,11 @@ def stock_sft(work: Path, table: Path, plan: Plan, model_dir: Path) -> dict[str,
     config = config_from_dict({}, SFTRunConfig, overrides(work, table, plan, model_dir, "stock_sft", 1, 1))
     settings = frame_settings(config.data.frames)
     rows = sft_rows(config)
-    cuda = torch.cuda.is_available()
-    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.bfloat16 if cuda else torch.float32)
-    processor = AutoProcessor.from_pretrained(model_dir)
+    model, processor, common = stock_setup(model_dir, work / "stock_sft")
     args = SFTConfig(
-        output_dir=str(work / "stock_sft"),
+        **common,
         max_steps=plan.sft_steps,
         per_device_train_batch_size=plan.sft_batch,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        bf16=cuda,
-        use_cpu=not cuda,
-        disable_tqdm=True,
         remove_unused_columns=False,
         dataset_kwargs={"skip_prepare_dataset": True},
         max_length=None,
@@ -360,8 +362,6 @@ def project_sft(work: Path, table: Path, plan: Plan, model_dir: Path) -> dict[st
 
 def stock_grpo(work: Path, table: Path, plan: Plan, model_dir: Path) -> dict[str, Any]:
     """trl's GRPOTrainer with its defaults; the only change is the video reaching every forward pass."""
-    import torch
-    from transformers import AutoModelForImageTextToText, AutoProcessor
     from trl import GRPOConfig
 
     from hieroaction.rewards import HierarchicalReward, RewardConfig
@@ -372,21 +372,13 @@ def stock_grpo(work: Path, table: Path, plan: Plan, model_dir: Path) -> dict[str
 
     config = config_from_dict({}, HPLRunConfig, overrides(work, table, plan, model_dir, "stock_grpo", 1, 2))
     rows = prepare_hpl_datasets(config)["train"]
-    cuda = torch.cuda.is_available()
-    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.bfloat16 if cuda else torch.float32)
-    processor = AutoProcessor.from_pretrained(model_dir)
+    model, processor, common = stock_setup(model_dir, work / "stock_grpo")
     args = GRPOConfig(
-        output_dir=str(work / "stock_grpo"),
+        **common,
         max_steps=plan.grpo_steps,
         per_device_train_batch_size=plan.grpo_batch,
         num_generations=plan.generations,
         max_completion_length=plan.completion_tokens,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        bf16=cuda,
-        use_cpu=not cuda,
-        disable_tqdm=True,
     )
     clock = StepClock()
     trainer = VideoGRPOTrainer(
