@@ -9,17 +9,12 @@ log-prob passes of the policy, the old policy and the reference model, so a vide
 - keeps ``pixel_values_videos``, ``video_grid_thw``, ``second_per_grid_ts`` per sample through trl's shuffle/split of
   the generation batch, and gives them (with ``mm_token_type_ids`` rebuilt from the token ids, which Qwen-VL needs for
   its 3-D rotary positions) to every ``_get_per_token_logps_and_entropies`` call;
-<<<<<<< Updated upstream
 - suppresses the vision tokens in generation (:mod:`hieroaction.model.tokens`, the set evaluation suppresses; trl
   suppresses only the image pad): a sampled ``<|video_pad|>`` would not match any video feature and crash or corrupt
-  the next forward pass.
-=======
-- suppresses the vision placeholder tokens in generation (trl suppresses only the image pad): a sampled
-  ``<|video_pad|>`` would not match any video feature and crash or corrupt the next forward pass;
+  the next forward pass;
 - encodes each clip once per pass instead of once per generation, and once per generation batch for the passes
   without gradients (:class:`~hieroaction.train.clip_encoding.ClipEncodingCache`; ``encode_clips_once=False`` is
   the plain path).
->>>>>>> Stashed changes
 """
 
 from __future__ import annotations
