@@ -66,16 +66,18 @@ def quarantine_exception(sample_id: str, field: str, value: Any, exc: BaseExcept
     return Quarantined(str(sample_id), field, value, f"{kind}: {one_line(exc)}")
 
 
-def isolate(sample_id: str, field: str, value: Any, work, *args, kind: str = "error", **kwargs):
+def isolate(sample_id: str, field: str, value: Any, work, *args, kind: str = "error", catch=Exception, **kwargs):
     """Run ``work(*args, **kwargs)`` for one sample: ``(result, None)``, or ``(None, Quarantined)`` when it raised.
 
     The per-sample isolation policy shared by extraction, evaluation and training data loading: whatever one sample
     raises (``Exception``, including ``MemoryError`` and ``RecursionError``) quarantines that sample with a one-line
     reason and the caller goes on with the next one. ``KeyboardInterrupt``/``SystemExit`` still stop the run.
+    ``catch`` narrows what counts as the sample's fault where our own code runs in between: loading clips while
+    training or evaluating catches :data:`hieroaction.video.checks.CLIP_LOAD_ERRORS` only, so a bug still raises.
     """
     try:
         return work(*args, **kwargs), None
-    except Exception as exc:  # noqa: BLE001 - the policy is exactly "anything one sample raises"
+    except catch as exc:  # the policy is exactly "anything one sample raises" unless the caller narrowed it
         return None, quarantine_exception(sample_id, field, value, exc, kind)
 
 

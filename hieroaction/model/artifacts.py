@@ -8,7 +8,9 @@ in two places drifts. What a checkpoint folder holds:
 - :data:`RUN_INFO_FILE` (training: data version, code version, library versions, step) and :data:`CONFIG_FILE`
   (the run's whole config, so the frame settings it was trained with can be read back), or
   :data:`PRESET_INFO_FILE` (an offline preset). Either marker makes a folder a HieroAction checkpoint;
-- a training run's output folder holds ``checkpoint-N`` folders and the finished model in :data:`FINAL_DIR`.
+- a training run's output folder holds ``checkpoint-N`` folders and the finished model in :data:`FINAL_DIR`, the
+  samples held back before training in :data:`QUARANTINE_FILE` and those whose clips failed to load while it
+  trained in :data:`TRAINING_QUARANTINE_FILE` (one JSON line each; their counts are in the final run record).
 
 Versions: :func:`code_version` (the git revision the library runs from), :func:`table_version` (what a training run
 read: its sample tables' bytes, the frame settings and the grammar version), :func:`samples_version` (an evaluated
@@ -25,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 FINAL_DIR = "final"
+QUARANTINE_FILE = "quarantined.jsonl"
+TRAINING_QUARANTINE_FILE = "quarantined_training.jsonl"
 CONFIG_FILE = "config.yaml"
 RUN_INFO_FILE = "hieroaction_run.json"
 PRESET_INFO_FILE = "hieroaction_preset.json"

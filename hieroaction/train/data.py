@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from hieroaction.datasets.records import isolate
+from hieroaction.datasets.records import Quarantined, isolate
 from hieroaction.datasets.sample import Sample
-from hieroaction.video.checks import check_clip
+from hieroaction.video.checks import CLIP_LOAD_ERRORS, ClipError, check_clip
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,10 @@ ANSWER_END = "<|im_end|>"
 
 class TrainingDataError(ValueError):
     """Training data that cannot be used; the message names the sample and the field."""
+
+
+class TrainingClipError(TrainingDataError, ClipError):
+    """A row's clip cannot be loaded or is not a clip (one of :data:`~hieroaction.video.checks.CLIP_LOAD_ERRORS`)."""
 
 
 @dataclass
@@ -68,14 +74,130 @@ class ClipLoader:
 
         sample = sample_of(row)
         try:
-            clip = load_clip(self.frames_dir, sample, self.settings)
+            # read into memory, not mapped: the batch copies it anyway, and a file truncated while mapped would
+            # kill the process (SIGBUS) instead of raising
+            clip = load_clip(self.frames_dir, sample, self.settings, mmap=False)
         except FileNotFoundError as exc:
-            raise TrainingDataError(
+            raise TrainingClipError(
                 f"sample {sample.sample_id!r}: field 'video': no extracted frames under {self.frames_dir} "
                 f"for settings {getattr(self.settings, 'key', self.settings)} ({exc})"
             ) from exc
-        # the store hands out read-only memory maps; torch wants a writable array
-        return check_clip(clip, sample.sample_id, error=TrainingDataError, writable=True)
+        except ClipError as exc:
+            raise TrainingClipError(f"sample {sample.sample_id!r}: field 'video': {exc}") from exc
+        return check_clip(clip, sample.sample_id, error=TrainingClipError, writable=True)
+
+
+MAX_REPLACEMENT_DRAWS = 16  # clips tried in place of one that failed before the run is stopped as broken
+
+
+class TrainingQuarantine:
+    """Clips that fail to load while a run trains: each is quarantined and replaced by another sample of its split.
+
+    Why: the rows were built from clips that were there; a clip deleted, truncated or overwritten since must cost
+    that sample, not the run (the policy of :func:`hieroaction.datasets.records.isolate`, narrowed to
+    :data:`~hieroaction.video.checks.CLIP_LOAD_ERRORS` so a bug in our own code still raises). Why replace instead of
+    drop: every batch keeps its size and every process its step (no collective waits on a rank that skipped), and a
+    GRPO group keeps its repeats. The replacement is a function of the failed id, so every process and loader worker
+    that meets the same broken clip draws the same sample.
+
+    Each failure is logged in one line and appended as one JSON line to ``path`` (``O_APPEND``: loader workers and
+    ranks write whole lines side by side); :func:`read_training_quarantine` reads them back once per sample.
+    ``pools`` maps a split name to its rows (a ``datasets.Dataset`` or list); a row is replaced from its own split.
+    """
+
+    def __init__(self, path: str | Path | None, pools: Mapping[str, Sequence[Mapping[str, Any]] | None]):
+        self.path = None if path is None else Path(path)
+        self.pools = {name: rows for name, rows in pools.items() if rows is not None and len(rows)}
+        self.bad: set[str] = set()
+        self._split_of: dict[str, str] | None = None
+
+    def load_many(self, rows: Sequence[Mapping[str, Any]], loader: Callable[[Mapping[str, Any]], np.ndarray]):
+        """``(rows, clips)``: each row with its clip, a row whose clip fails replaced (the same replacement for
+        every repeat of a sample in ``rows``)."""
+        done: dict[str, tuple[Mapping[str, Any], np.ndarray]] = {}
+        out_rows, clips = [], []
+        for row in rows:
+            sample_id = str(row.get("sample_id", "?"))
+            if sample_id not in done:
+                done[sample_id] = self.load(row, loader)
+            used, clip = done[sample_id]
+            out_rows.append(used)
+            clips.append(clip)
+        return out_rows, clips
+
+    def load(self, row: Mapping[str, Any], loader: Callable[[Mapping[str, Any]], np.ndarray]):
+        """``(row, clip)``: ``row``'s clip, or the first replacement whose clip loads."""
+        failed = str(row.get("sample_id", "?"))
+        candidate = row
+        for draw in range(MAX_REPLACEMENT_DRAWS + 1):
+            sample_id = str(candidate.get("sample_id", "?"))
+            clip, problem = isolate(sample_id, "video", None, loader, candidate, kind="unloadable",
+                                    catch=CLIP_LOAD_ERRORS)
+            if problem is None:
+                if candidate is not row:
+                    log.warning("sample %s replaced by %s for this batch", failed, sample_id)
+                return candidate, clip
+            self.record(problem)
+            candidate = self._draw(failed, draw)
+            if candidate is None:
+                break
+        raise TrainingDataError(
+            f"sample {failed!r}: field 'video': its clip and {MAX_REPLACEMENT_DRAWS} replacements could not be loaded"
+            f" (see {self.path}); the frame store is broken: extract the frames again"
+            if self.pools else f"sample {failed!r}: field 'video': clip cannot be loaded and there is nothing to "
+            f"replace it with ({problem.reason})"
+        )
+
+    def record(self, problem: Quarantined) -> None:
+        """Quarantine one sample: one log line, one JSON line in the run's file (once per process)."""
+        if problem.sample_id in self.bad:
+            return
+        self.bad.add(problem.sample_id)
+        log.warning("quarantined %s while training: %s", problem.sample_id, problem.reason)
+        if self.path is None:
+            return
+        record = dict(problem.to_dict(), split=self.split_of(problem.sample_id), stage="training")
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+    def split_of(self, sample_id: str) -> str | None:
+        if self._split_of is None:
+            self._split_of = {}
+            for name, rows in self.pools.items():
+                for row in rows:
+                    self._split_of.setdefault(str(row["sample_id"]), name)
+        return self._split_of.get(sample_id)
+
+    def _draw(self, failed: str, draw: int) -> Mapping[str, Any] | None:
+        """A replacement from ``failed``'s split, the same in every process: skips known-bad samples."""
+        rows = self.pools.get(self.split_of(failed) or "")
+        if not rows or len(self.bad) >= len(rows):
+            return None
+        rng = random.Random(f"{failed}|{draw}")
+        for _ in range(4 * MAX_REPLACEMENT_DRAWS):
+            candidate = rows[rng.randrange(len(rows))]
+            if str(candidate["sample_id"]) not in self.bad:
+                return candidate
+        return None
+
+
+def read_training_quarantine(path: str | Path) -> list[dict[str, Any]]:
+    """The samples quarantined while training (first record of each id), from the file
+    :class:`TrainingQuarantine` appends to; empty when there is none."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    seen: dict[str, dict[str, Any]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            seen.setdefault(str(record.get("id")), record)
+    return list(seen.values())
 
 
 class PromptBuilder:
@@ -231,6 +353,8 @@ class VideoSFTCollator:
 
     ``clip_loader(row) -> uint8 (T, H, W, 3)``; rows may carry the clip themselves under ``video`` instead.
     ``prompt_builder(row) -> messages`` defaults to :class:`PromptBuilder` without frame settings.
+    ``quarantine``: a row whose clip cannot be loaded is quarantined and replaced (:class:`TrainingQuarantine`);
+    without one it raises :class:`TrainingClipError`.
     """
 
     def __init__(
@@ -239,9 +363,11 @@ class VideoSFTCollator:
         clip_loader: Callable[[Mapping[str, Any]], np.ndarray] | None = None,
         prompt_builder: Callable[[Mapping[str, Any]], list[dict]] | None = None,
         max_length: int | None = None,
+        quarantine: TrainingQuarantine | None = None,
     ):
         self.processor = processor
         self.clip_loader = clip_loader
+        self.quarantine = quarantine
         self.prompt_builder = prompt_builder or PromptBuilder()
         self.max_length = max_length
         tokenizer = processor.tokenizer
@@ -251,24 +377,29 @@ class VideoSFTCollator:
     def clip(self, row: Mapping[str, Any]) -> np.ndarray:
         sample_id = str(row.get("sample_id", "?"))
         if row.get("video") is not None:
-            return check_clip(row["video"], sample_id, error=TrainingDataError)
+            return check_clip(row["video"], sample_id, error=TrainingClipError)
         if self.clip_loader is None:
             raise TrainingDataError(f"sample {sample_id!r}: field 'video': row has no clip and no clip loader is set")
         return self.clip_loader(row)
 
-    def encode_prompt(self, row: Mapping[str, Any]) -> dict[str, Any]:
+    def encode_prompt(self, row: Mapping[str, Any], clip: np.ndarray | None = None) -> dict[str, Any]:
         """Prompt tokens with the video placeholders expanded, and the video tensors."""
         text = self.processor.apply_chat_template(self.prompt_builder(row), tokenize=False, add_generation_prompt=True)
-        enc = self.processor(text=[text], videos=[self.clip(row)], do_sample_frames=False, return_tensors="pt")
+        clip = self.clip(row) if clip is None else clip
+        enc = self.processor(text=[text], videos=[clip], do_sample_frames=False, return_tensors="pt")
         return dict(enc)
 
     def __call__(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         import torch
 
         tokenizer = self.processor.tokenizer
+        if self.quarantine is not None:  # a clip that no longer loads costs its sample, not the run
+            rows, clips = self.quarantine.load_many(rows, self.clip)
+        else:
+            clips = [self.clip(row) for row in rows]
         sequences, label_seqs, per_token_extra, video_parts = [], [], [], {}
-        for row in rows:
-            enc = self.encode_prompt(row)
+        for row, clip in zip(rows, clips, strict=True):
+            enc = self.encode_prompt(row, clip)
             prompt_ids = enc.pop("input_ids")[0].tolist()
             enc.pop("attention_mask", None)
             target = row.get("target")

@@ -135,6 +135,7 @@ def run_hpl(config: HPLRunConfig | str | Path, overrides: list[str] | tuple[str,
             processing_class=processor,
             callbacks=[callback],
             video_loader=ClipLoader(config.data.frames_dir, frames),
+            video_quarantine=run.quarantine,
         )
     except ValueError as exc:  # trl's batch/generation consistency checks
         raise ConfigError(f"train/hpl: {exc}") from None

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hieroaction.model.artifacts import FINAL_DIR
+from hieroaction.model.artifacts import FINAL_DIR, QUARANTINE_FILE, TRAINING_QUARANTINE_FILE
 from hieroaction.train.capacity import DiskPlan
 from hieroaction.train.config import ConfigError, SFTRunConfig, check_inputs, load_config
 
@@ -111,6 +111,7 @@ class PreparedRun:
     model: Any
     processor: Any
     callback: Any
+    quarantine: Any = None  # hieroaction.train.data.TrainingQuarantine: clips that fail to load while training
 
 
 def prepare_run(
@@ -123,7 +124,9 @@ def prepare_run(
     """Extract frames and build rows (rank 0 first), record the run, load the start model, make the callback.
 
     ``prepare_datasets(config)`` returns at least ``train``, ``eval`` and ``quarantined``; quarantined rows are written
-    to ``<output_dir>/quarantined.jsonl``. ``extra_info(datasets)`` adds stage-specific fields to the run record.
+    to ``<output_dir>/`` :data:`~hieroaction.model.artifacts.QUARANTINE_FILE`, and clips that fail to load later, while
+    training, to :data:`~hieroaction.model.artifacts.TRAINING_QUARANTINE_FILE` (``PreparedRun.quarantine``).
+    ``extra_info(datasets)`` adds stage-specific fields to the run record.
     The model is loaded on this process's device in its training dtype (bf16 on a GPU, float32 on a CPU, or
     ``model.dtype``), never as a float32 copy the Trainer moves later.
     """
@@ -133,7 +136,7 @@ def prepare_run(
     from hieroaction.model.loading import load_model
     from hieroaction.train.capacity import limit_cpu_threads
     from hieroaction.train.checkpoints import RunInfoCallback, is_rank_zero, library_versions
-    from hieroaction.train.data import frame_settings
+    from hieroaction.train.data import TrainingQuarantine, frame_settings
 
     limit_cpu_threads(config.train.cpu_threads)
     output_dir = Path(config.train.output_dir)
@@ -141,8 +144,12 @@ def prepare_run(
     config_yaml = yaml.safe_dump(asdict(config), sort_keys=False)
     with args.main_process_first(desc="frame extraction and rows"):  # rank 0 extracts; the others then reuse
         datasets = prepare_datasets(config)
-    if datasets["quarantined"] and is_rank_zero():
-        (output_dir / "quarantined.jsonl").write_text("".join(json.dumps(q) + "\n" for q in datasets["quarantined"]))
+    if is_rank_zero():
+        held_back = output_dir / QUARANTINE_FILE
+        if datasets["quarantined"]:
+            held_back.write_text("".join(json.dumps(q) + "\n" for q in datasets["quarantined"]))
+        else:
+            held_back.unlink(missing_ok=True)  # an earlier run's list would name samples this run kept
     frames = frame_settings(config.data.frames)
     version = config.data.version or table_version([config.data.train, config.data.eval], getattr(frames, "key", ""))
     run_info = {
@@ -168,7 +175,10 @@ def prepare_run(
     run_info["world_size"] = args.world_size
     run_info["training_dtype"] = str(next(model.parameters()).dtype).removeprefix("torch.")
     callback = RunInfoCallback(run_info, config_yaml)
-    return PreparedRun(output_dir, config_yaml, datasets, frames, run_info, model, processor, callback)
+    quarantine = TrainingQuarantine(
+        output_dir / TRAINING_QUARANTINE_FILE, {"train": datasets["train"], "eval": datasets["eval"]}
+    )
+    return PreparedRun(output_dir, config_yaml, datasets, frames, run_info, model, processor, callback, quarantine)
 
 
 def attach_optimizer(trainer, config: SFTRunConfig) -> str:
@@ -205,10 +215,14 @@ def train_and_save(trainer, run: PreparedRun, config, stage: str, plan: str, ext
     optimizer states; disk for every checkpoint and the final model) run here, before step 1.
     """
     from hieroaction.train.capacity import explain_out_of_memory
-    from hieroaction.train.checkpoints import write_run_info
+    from hieroaction.train.checkpoints import is_rank_zero, write_run_info
+    from hieroaction.train.data import read_training_quarantine
 
     optimizer = attach_optimizer(trainer, config)
     resume = resolve_resume(config)
+    in_training = run.output_dir / TRAINING_QUARANTINE_FILE
+    if resume is None and is_rank_zero():
+        in_training.unlink(missing_ok=True)  # a fresh start: an earlier run's failures are not this run's
     disk = check_before_training(trainer, config, optimizer, resume)
     run.callback.checkpoint_bytes = disk.checkpoint_bytes
     run.callback.resume_from = resume
@@ -221,8 +235,12 @@ def train_and_save(trainer, run: PreparedRun, config, stage: str, plan: str, ext
 
     final = run.output_dir / FINAL_DIR
     save_final_model(trainer, run.processor, final, disk.final_bytes)
+    failed = read_training_quarantine(in_training)
+    if failed:
+        log.warning("%d samples quarantined while training (clips that no longer load): %s", len(failed), in_training)
     if trainer.args.should_save:
-        summary = dict(run.run_info, global_step=trainer.state.global_step, **(extra_summary(trainer) if extra_summary else {}))
+        summary = dict(run.run_info, global_step=trainer.state.global_step, quarantined_in_training=len(failed),
+                       **(extra_summary(trainer) if extra_summary else {}))
         write_run_info(final, summary, run.config_yaml)
         if not config.train.keep_checkpoints:
             remove_checkpoints(run.output_dir)

@@ -74,7 +74,9 @@ def run_sft(config: SFTRunConfig | str | Path, overrides: list[str] | tuple[str,
     args = build_sft_args(config, has_eval=bool(config.data.eval))
     run = prepare_run("sft", config, args, prepare_datasets)
     processor, callback, prepared = run.processor, run.callback, run.datasets
-    collator = VideoSFTCollator(processor, ClipLoader(config.data.frames_dir, run.frames), PromptBuilder(run.frames))
+    collator = VideoSFTCollator(
+        processor, ClipLoader(config.data.frames_dir, run.frames), PromptBuilder(run.frames), quarantine=run.quarantine
+    )
     trainer = sft_trainer_class()(
         model=run.model,
         args=args,

@@ -14,7 +14,9 @@ log-prob passes of the policy, the old policy and the reference model, so a vide
   the next forward pass;
 - encodes each clip once per pass instead of once per generation, and once per generation batch for the passes
   without gradients (:class:`~hieroaction.train.clip_encoding.ClipEncodingCache`; ``encode_clips_once=False`` is
-  the plain path).
+  the plain path);
+- with a ``video_quarantine`` (:class:`~hieroaction.train.data.TrainingQuarantine`), a clip that no longer loads is
+  quarantined and its whole group replaced by another sample of the split, instead of stopping the run.
 """
 
 from __future__ import annotations
@@ -30,14 +32,14 @@ from trl import GRPOTrainer
 
 from hieroaction.model.tokens import suppressed_token_ids
 from hieroaction.train.clip_encoding import ClipEncodingCache
-from hieroaction.video.checks import check_clip
+from hieroaction.video.checks import ClipError, check_clip
 
 VIDEO_TENSOR_FIELDS = ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
 
 VideoLoader = Callable[[Mapping[str, Any]], np.ndarray]
 
 
-class VideoInputError(ValueError):
+class VideoInputError(ClipError):
     """A row's video is missing or malformed; the message names the sample and the field."""
 
 
@@ -75,6 +77,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         video_column: the dataset column read by the default loader.
         id_column: the column used to name the sample in error messages.
         encode_clips_once: share one vision-tower encoding among a clip's repeats (see module docstring).
+        video_quarantine: replaces a row whose clip cannot be loaded (see module docstring); without one it raises.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         video_column: str = "video",
         id_column: str = "sample_id",
         encode_clips_once: bool = True,
+        video_quarantine=None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -94,6 +98,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         self.video_column = video_column
         self.id_column = id_column
         self.video_loader = video_loader
+        self.video_quarantine = video_quarantine
         self._batch_videos: list[np.ndarray] | None = None
         self._tokenized_video: dict[str, Any] | None = None
         self._scoring_video: dict[str, Any] | None = None
@@ -117,17 +122,26 @@ class VideoGRPOTrainer(GRPOTrainer):
     def _row_id(self, row: Mapping[str, Any], index: int) -> str:
         return str(row.get(self.id_column, f"row {index}"))
 
+    def _load_clip(self, row: Mapping[str, Any], index: int = 0) -> np.ndarray:
+        sample_id = self._row_id(row, index)
+        if self.video_loader is not None:
+            clip = self.video_loader(row)
+        elif self.video_column not in row:
+            raise VideoInputError(f"sample {sample_id!r}: field {self.video_column!r} is missing from the row")
+        else:
+            clip = load_video_value(row[self.video_column])
+        return check_clip(clip, sample_id, self.video_column, VideoInputError)
+
     def _load_batch_videos(self, inputs: list[dict[str, Any]]) -> list[np.ndarray]:
-        clips = []
+        """The clips of a generation batch. With a quarantine, ``inputs`` is changed in place: the rows of a sample
+        whose clip fails are replaced (all its repeats by the same sample, so its group stays whole)."""
+        if self.video_quarantine is not None:
+            rows, clips = self.video_quarantine.load_many(inputs, self._load_clip)
+            inputs[:] = [dict(row) for row in rows]
+        else:
+            clips = [self._load_clip(row, index) for index, row in enumerate(inputs)]
         for index, row in enumerate(inputs):
             sample_id = self._row_id(row, index)
-            if self.video_loader is not None:
-                clip = self.video_loader(row)
-            elif self.video_column not in row:
-                raise VideoInputError(f"sample {sample_id!r}: field {self.video_column!r} is missing from the row")
-            else:
-                clip = load_video_value(row[self.video_column])
-            clips.append(check_clip(clip, sample_id, self.video_column, VideoInputError))
             if count_video_parts(row["prompt"]) != 1:
                 raise VideoInputError(
                     f"sample {sample_id!r}: field 'prompt' must hold exactly one {{'type': 'video'}} part, "

@@ -8,13 +8,35 @@ field, instead of as a shape error deep in torch.
 
 from __future__ import annotations
 
+import zipfile
 from typing import Any
 
 import numpy as np
+from PIL import Image
+
+from hieroaction.video.errors import MediaError
+from hieroaction.video.limits import LimitError
+
+
+class ClipError(ValueError):
+    """A clip that cannot be a model input: the wrong shape or type, or a stored clip file that cannot be read."""
+
+
+# What reading, decoding or resizing one clip may raise because of the clip's bytes, not because of a bug: the one
+# list training data loading and evaluation quarantine a sample for (anything else, a TypeError, still raises).
+CLIP_LOAD_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # missing, unreadable or truncated file; PIL's UnidentifiedImageError
+    EOFError,
+    MediaError,
+    LimitError,
+    ClipError,
+    Image.DecompressionBombError,
+    zipfile.BadZipFile,
+)
 
 
 def check_clip(
-    clip: Any, sample_id: str, field: str = "video", error: type[Exception] = ValueError, *, writable: bool = False
+    clip: Any, sample_id: str, field: str = "video", error: type[Exception] = ClipError, *, writable: bool = False
 ) -> np.ndarray:
     """``clip`` as a uint8 ``(T, H, W, 3)`` array with ``T >= 1``, or ``error`` naming the sample and field.
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hieroaction.datasets.records import Quarantined, isolate, quarantine_exception
+from hieroaction.datasets.records import Quarantined, isolate, one_line, quarantine_exception
 from hieroaction.datasets.sample import Sample
+from hieroaction.video.checks import ClipError
 from hieroaction.video.decode import read_frames
 from hieroaction.video.errors import MediaError
 from hieroaction.video.limits import check_sampling
@@ -207,10 +208,14 @@ def _write_records(folder: Path, result: ExtractResult) -> None:
 def load_clip(out_dir, sample: Sample, settings: FrameSettings | None = None, *, mmap: bool = True) -> np.ndarray:
     """The stored ``(T, H, W, 3)`` uint8 clip of ``sample`` (memory-mapped by default: no copy until used).
 
-    Raises ``FileNotFoundError`` naming the sample when it was never extracted (or was quarantined).
+    Raises ``FileNotFoundError`` naming the sample when it was never extracted (or was quarantined), and
+    :class:`~hieroaction.video.checks.ClipError` when the file is there but is no longer a whole clip.
     """
     settings = settings or FrameSettings()
     path = clip_path(out_dir, sample, settings)
     if not path.is_file():
         raise FileNotFoundError(f"{sample.sample_id}: no extracted clip for settings {settings.key} at {path}")
-    return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, EOFError) as exc:  # truncated or overwritten since it was written: this clip only
+        raise ClipError(f"{sample.sample_id}: stored clip {path} cannot be read ({one_line(exc)})") from exc
