@@ -131,8 +131,11 @@ class SFTRunConfig:
 class HPLSettings:
     """The ``hpl:`` section: GRPO sampling/optimisation settings and the reward configuration.
 
-    Every field but ``rewards`` is a trl ``GRPOConfig`` field of the same name and passes to it by name; anything
-    else trl accepts goes through ``train.extra``. ``rewards`` is a :class:`hieroaction.rewards.RewardConfig` mapping.
+    Every field but ``rewards`` and ``fast_generation`` is a trl ``GRPOConfig`` field of the same name and passes to
+    it by name; anything else trl accepts goes through ``train.extra``. ``rewards`` is a
+    :class:`hieroaction.rewards.RewardConfig` mapping. ``fast_generation`` generates the rollouts with
+    :mod:`hieroaction.model.fast_generation` (each clip's prompt prefilled once, a lean decode loop; the same tokens as
+    HF ``generate``) instead of HF ``generate``.
     """
 
     num_generations: int = 4
@@ -148,6 +151,7 @@ class HPLSettings:
     steps_per_generation: int | None = None
     mask_truncated_completions: bool = False
     log_completions: bool = False
+    fast_generation: bool = False
     rewards: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -169,7 +173,8 @@ class HPLSettings:
 
     def grpo_fields(self) -> dict[str, Any]:
         """The fields trl's ``GRPOConfig`` takes by the same name (unset optional ones left to trl's defaults)."""
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "rewards"}
+        own = ("rewards", "fast_generation")
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in own}
         if values["steps_per_generation"] is None:
             del values["steps_per_generation"]
         return values

@@ -16,7 +16,10 @@ log-prob passes of the policy, the old policy and the reference model, so a vide
   without gradients (:class:`~hieroaction.train.clip_encoding.ClipEncodingCache`; ``encode_clips_once=False`` is
   the plain path);
 - with a ``video_quarantine`` (:class:`~hieroaction.train.data.TrainingQuarantine`), a clip that no longer loads is
-  quarantined and its whole group replaced by another sample of the split, instead of stopping the run.
+  quarantined and its whole group replaced by another sample of the split, instead of stopping the run;
+- with ``fast_generation=True`` generates the rollouts with
+  :func:`~hieroaction.model.fast_generation.generate_from_shared_prompts` (each clip's prompt prefilled once for all
+  its generations, a lean decode loop; the same tokens as ``generate`` for the same seed) instead of HF ``generate``.
 """
 
 from __future__ import annotations
@@ -28,8 +31,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from transformers import Trainer
 from trl import GRPOTrainer
+from trl.extras.profiling import profiling_context
+from trl.models import unwrap_model_for_generation
+from trl.trainer.utils import pad
 
+from hieroaction.model.fast_generation import DecodeSettings, generate_from_shared_prompts
 from hieroaction.model.tokens import suppressed_token_ids
 from hieroaction.train.clip_encoding import ClipEncodingCache
 from hieroaction.video.checks import ClipError, check_clip
@@ -78,6 +86,8 @@ class VideoGRPOTrainer(GRPOTrainer):
         id_column: the column used to name the sample in error messages.
         encode_clips_once: share one vision-tower encoding among a clip's repeats (see module docstring).
         video_quarantine: replaces a row whose clip cannot be loaded (see module docstring); without one it raises.
+        fast_generation: generate the rollouts with the shared-prompt decode loop instead of HF ``generate``; a
+            generation setting it does not implement raises ``ValueError`` here, before training.
     """
 
     def __init__(
@@ -88,6 +98,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         id_column: str = "sample_id",
         encode_clips_once: bool = True,
         video_quarantine=None,
+        fast_generation: bool = False,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -105,6 +116,11 @@ class VideoGRPOTrainer(GRPOTrainer):
         self._image_token_id = getattr(self.model.config, "image_token_id", None)
         self._video_token_id = getattr(self.model.config, "video_token_id", None)
         self._suppress_vision_tokens()
+        self.fast_generation = fast_generation
+        if fast_generation:
+            if self.use_transformers_continuous_batching:
+                raise ValueError("fast_generation and trl's continuous batching are two generation paths: pick one")
+            DecodeSettings.for_model(self.model, self.generation_config)  # refuses an unsupported setting now
 
     # ----------------------------------------------------------------------------------------------- generation
     def _suppress_vision_tokens(self) -> None:
@@ -118,6 +134,53 @@ class VideoGRPOTrainer(GRPOTrainer):
         self.generation_kwargs["suppress_tokens"] = merged
         self.generation_config.suppress_tokens = merged
         self.suppressed_token_ids = merged
+
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+        """trl's transformers branch with the shared-prompt decode loop in place of ``generate`` (same inputs, same
+        end-of-answer masking); trl's own path when ``fast_generation`` is off."""
+        if not self.fast_generation or images is not None or has_tool_images:
+            return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
+                                                 has_tool_images)
+        pad_id, multiple = self._tokenizer.pad_token_id, self.pad_to_multiple_of
+        tensors = [torch.tensor(ids) for ids in prompt_ids]
+        inputs: dict[str, Any] = {
+            "input_ids": pad(tensors, padding_value=pad_id, padding_side="left", pad_to_multiple_of=multiple),
+            "attention_mask": pad([torch.ones_like(t) for t in tensors], padding_value=0, padding_side="left",
+                                  pad_to_multiple_of=multiple),
+        }
+        for key, value in multimodal_fields.items():
+            if isinstance(value, torch.Tensor):
+                inputs[key] = value
+            elif isinstance(value, list) and value and isinstance(value[0], list):  # per token: padded like the ids
+                inputs[key] = pad([torch.tensor(x) for x in value], padding_value=0, padding_side="left",
+                                  pad_to_multiple_of=multiple)
+            else:
+                inputs[key] = torch.tensor(np.array(value))
+        inputs = Trainer._prepare_inputs(self, inputs)
+        with (
+            profiling_context(self, "fast_generation"),
+            unwrap_model_for_generation(
+                self.model_wrapped,
+                self.accelerator,
+                gather_deepspeed3_params=self.args.ds3_gather_for_generation,
+                generation_kwargs=self.generation_kwargs,
+                gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs,
+            ) as unwrapped_model,
+            torch.no_grad(),
+            self._dist.summon_full_params(self.model_wrapped, recurse=False),
+        ):
+            settings = DecodeSettings.for_model(unwrapped_model, self.generation_config)
+            output = generate_from_shared_prompts(unwrapped_model, inputs, settings)
+        completion_ids = output.completion_ids
+        device = completion_ids.device
+        # everything after the first end-of-answer token is masked, as trl does after generate()
+        is_eos = torch.isin(completion_ids, torch.tensor(self.eos_token_ids, device=device))
+        eos_idx = torch.full((is_eos.size(0),), is_eos.size(1), dtype=torch.long, device=device)
+        eos_idx[is_eos.any(dim=1)] = is_eos.int().argmax(dim=1)[is_eos.any(dim=1)]
+        positions = torch.arange(is_eos.size(1), device=device).expand(is_eos.size(0), -1)
+        keep = (positions <= eos_idx.unsqueeze(1)).cpu()
+        # None like trl's generate path: sampling log-probs would switch on trl's importance-sampling correction
+        return [c[m].tolist() for c, m in zip(completion_ids.cpu(), keep, strict=True)], None
 
     def _row_id(self, row: Mapping[str, Any], index: int) -> str:
         return str(row.get(self.id_column, f"row {index}"))

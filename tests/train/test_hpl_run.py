@@ -19,7 +19,7 @@ from hieroaction.datasets.sample import write_jsonl
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _hpl_config(tmp_path, samples, model_path, frames, **train):
+def _hpl_config(tmp_path, samples, model_path, frames, hpl=None, **train):
     table = tmp_path / "train.jsonl"
     write_jsonl(samples, table)
     settings = {
@@ -47,6 +47,7 @@ def _hpl_config(tmp_path, samples, model_path, frames, **train):
                     {"until": 1.0, "levels": ["format", "action", "steps", "score"]},
                 ],
             },
+            **(hpl or {}),
         },
     }
     path = tmp_path / "hpl.yaml"
@@ -60,7 +61,8 @@ def test_run_hpl_logs_each_reward_level_and_writes_versioned_checkpoints(
     from hieroaction.train.hpl import run_hpl
 
     clip_writer(real_samples[:4], tmp_path / "frames")
-    config = _hpl_config(tmp_path, real_samples[:4], tiny_checkpoint, frames_spec)
+    # the fast rollout path end to end (tests/train/test_fast_generation.py proves it samples what generate() does)
+    config = _hpl_config(tmp_path, real_samples[:4], tiny_checkpoint, frames_spec, hpl={"fast_generation": True})
     final = run_hpl(config)
 
     assert (final / "config.json").is_file() and (final / "processor_config.json").is_file()
@@ -193,6 +195,21 @@ def test_hpl_runs_on_two_cpu_processes_with_gloo(tmp_path, real_samples, tiny_ch
     state = json.loads((tmp_path / "hpl" / "checkpoint-2" / "trainer_state.json").read_text())
     first = next(e for e in state["log_history"] if "num_tokens" in e)
     assert first["num_tokens"] > 0
+
+
+def test_a_generation_setting_the_fast_path_lacks_is_one_line_before_step_1(
+    tmp_path, real_samples, tiny_checkpoint, clip_writer, frames_spec, capsys
+):
+    from hieroaction.train.hpl import main
+
+    clip_writer(real_samples[:4], tmp_path / "frames")
+    config = _hpl_config(tmp_path, real_samples[:4], tiny_checkpoint, frames_spec, hpl={"fast_generation": True},
+                         extra={"repetition_penalty": 1.1})
+    assert main(["--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert not any("Traceback" in line for line in err)
+    assert "repetition_penalty=1.1 is not supported by the fast generation path" in err[-1]
+    assert not (tmp_path / "hpl" / "checkpoint-1").exists()
 
 
 def test_module_entry_point_reports_config_errors(tmp_path, capsys):
