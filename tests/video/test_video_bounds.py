@@ -2,11 +2,12 @@
 
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from video_media import encode_video
+from video_media import declared_huge_mjpeg, encode_video
 
 from hieroaction.datasets.sample import Sample, VideoRef
 from hieroaction.video import MediaError, read_frames
@@ -95,3 +96,44 @@ def test_a_count_or_size_over_budget_is_a_settings_error_before_any_sample(tmp_p
     with pytest.raises(LimitError, match=budget):
         FrameSettings("uniform", **settings)
     assert FrameSettings("uniform", 100_000, 8).count == 100_000  # at the budget is fine
+
+
+def test_a_few_kb_video_declaring_16000x16000_is_refused_from_its_header(tmp_path):
+    huge = declared_huge_mjpeg(tmp_path / "huge.avi")
+    assert huge.stat().st_size < 20_000
+    with pytest.raises(MediaError, match="16000x16000.*per-frame budget") as info:
+        read_frames(huge, [0], size=16)  # at the default budget; decoding would allocate ~1 GB for one frame
+    assert info.value.kind == "too-large"
+    assert read_frames(declared_huge_mjpeg(tmp_path / "fine.avi", 32, 32), [0, 1, 2], size=8).shape == (3, 8, 8, 3)
+
+
+@pytest.mark.parametrize("size", ["16", "native"])
+def test_assess_refuses_a_video_declaring_16000x16000_in_one_line(tmp_path, tiny_checkpoint, capsys, size):
+    from hieroaction.cli import main
+
+    huge = declared_huge_mjpeg(tmp_path / "huge.avi")
+    assert main(["assess", str(huge), "--checkpoint", str(tiny_checkpoint), "--size", size]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "16000x16000" in err[0] and "per-frame budget" in err[0], err
+
+
+def test_frames_extract_quarantines_a_video_declaring_16000x16000_and_extracts_the_rest(tmp_path, capsys):
+    import json
+
+    from hieroaction.cli import main
+    from hieroaction.datasets.sample import write_jsonl
+
+    media = tmp_path / "media"
+    media.mkdir()
+    declared_huge_mjpeg(media / "huge.avi")
+    encode_video(media / "good.mp4", 10, gop=5)
+    samples = [Sample(n, "manifest", "train", VideoRef("video", f"{n}.{ext}", 0, 2), "107b", 70.0, 3.0)
+               for n, ext in (("huge", "avi"), ("good", "mp4"))]
+    write_jsonl(samples, tmp_path / "m.jsonl")
+    argv = ["frames", "extract", "manifest", str(tmp_path / "m.jsonl"), "--media-root", str(media),
+            "--out", str(tmp_path / "clips"), "--sampler", "all", "--size", "8"]
+    assert main(argv) == 3  # finished, one sample quarantined
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["written"] == 1 and summary["quarantine_reasons"] == {"too-large": 1}
+    record = json.loads(Path(summary["quarantine_file"]).read_text().splitlines()[0])
+    assert record["id"] == "huge" and "16000x16000" in record["reason"]

@@ -62,3 +62,38 @@ def write_jpeg_folder(folder: Path, numbers, height: int = 64, width: int = 136)
         name = f"{number:05d}.jpg"
         Image.fromarray(numbered_frame(number, height, width)).save(folder / name, quality=95)
     return folder
+
+
+def declared_huge_mjpeg(path: Path, width: int = 16000, height: int = 16000, frames: int = 3) -> Path:
+    """A real Motion-JPEG AVI of a few KB whose headers all declare ``width`` x ``height`` frames.
+
+    Encoded at 16x16 with PyAV, then the fixed-size size fields are rewritten: the AVI main header (``avih``), the
+    stream format (``strf`` BITMAPINFOHEADER) and every JPEG's start-of-frame marker. FFmpeg reports the declared
+    size; decoding one frame would allocate width x height pixels (16000x16000: ~0.4 GB YUV, ~0.8 GB RGB).
+    """
+    import struct
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mjpeg", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 16, 16, "yuvj420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((16, 16, 3), 40 * i, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    data = bytearray(Path(path).read_bytes())
+    for tag, offsets in ((b"avih", (32, 36)), (b"strf", (4, 8))):
+        base = data.index(tag) + 8
+        for offset, value in zip(offsets, (width, height), strict=True):
+            assert struct.unpack_from("<i", data, base + offset)[0] == 16
+            struct.pack_into("<i", data, base + offset, value)
+    patched, at = 0, data.find(b"\xff\xc0")
+    while at >= 0:
+        if struct.unpack_from(">HH", data, at + 5) == (16, 16):
+            struct.pack_into(">HH", data, at + 5, height, width)
+            patched += 1
+        at = data.find(b"\xff\xc0", at + 2)
+    assert patched == frames
+    Path(path).write_bytes(data)
+    return path
