@@ -3,10 +3,12 @@
 Why before Great Expectations: GX treats NaN as "missing" (so a NaN difficulty passed its range rule) and some
 derived columns cannot even be computed from NaN or infinite values (a NaN judge score crashed the table). Each
 sample is checked here first, cheaply and without GX: non-numeric or non-finite numbers, absurd values and frame
-numbers, and oversized ids are quarantined with the field and value; GX then sees only well-formed rows and checks
+numbers and frame ranges (negative, or ending before they start), and oversized ids are quarantined with the field
+and value; GX then sees only well-formed rows and checks
 the ranges (``SCORE_RANGE``...) as named rules.
-Validation (:func:`hieroaction.datasets.validate.validate_samples`), evaluation inputs and frame extraction all call
-:func:`sample_problems`.
+Validation (:func:`hieroaction.datasets.validate.validate_samples`), evaluation inputs and every manifest read
+(:func:`hieroaction.datasets.manifest.load_manifest`: training, ``frames extract``) call :func:`sample_problems`;
+extraction applies :func:`frame_range_problem` to samples from any adapter.
 """
 
 from __future__ import annotations
@@ -82,11 +84,9 @@ def sample_problems(sample: Sample, where: str = "") -> list[Quarantined]:
             add(f"judge_scores[{i}]", judge, problem)
             break
     video = sample.video
-    for name in ("start_frame", "end_frame"):
-        value = getattr(video, name, None)
-        problem = _int_problem(value, -MAX_FRAME_NUMBER, MAX_FRAME_NUMBER)
-        if problem:
-            add(f"video.{name}", value, problem)
+    frames = frame_range_problem(getattr(video, "start_frame", None), getattr(video, "end_frame", None))
+    if frames:
+        add(*frames)
     length = _clip_length(sample)
     if sample.frame_labels is not None and length is not None and len(sample.frame_labels) > length:
         add("frame_labels", f"{len(sample.frame_labels)} labels", f"more labels than the clip's {length} frames")
@@ -100,6 +100,20 @@ def sample_problems(sample: Sample, where: str = "") -> list[Quarantined]:
                 add(f"steps[{i}].{name}", getattr(step, name, None), problem)
                 return out
     return out
+
+
+def frame_range_problem(start: Any, end: Any) -> tuple[str, Any, str] | None:
+    """``(field, value, reason)`` when a clip's frame range is not ``0 <= start_frame <= end_frame <= MAX``, else
+    None. The one frame-range rule: validation and every manifest read apply it, and extraction refuses the same
+    ranges (a negative start is never silently read from frame 0). ``None`` is the required-field rule's job."""
+    for name, value in (("start_frame", start), ("end_frame", end)):
+        problem = _int_problem(value, 0, MAX_FRAME_NUMBER)
+        if problem:
+            reason = "frame numbers start at 0" if problem.startswith("outside") and value < 0 else problem
+            return f"video.{name}", value, reason
+    if start is not None and end is not None and end < start:
+        return "video.end_frame", end, f"end_frame {end} is before start_frame {start} (empty clip)"
+    return None
 
 
 def not_unicode(value: Any, depth: int = 0) -> bool:
@@ -123,8 +137,7 @@ def not_unicode(value: Any, depth: int = 0) -> bool:
 
 def _clip_length(sample: Sample) -> int | None:
     start, end = sample.video.start_frame, sample.video.end_frame
-    limits = (-MAX_FRAME_NUMBER, MAX_FRAME_NUMBER)
-    if None in (start, end) or _int_problem(start, *limits) or _int_problem(end, *limits):
+    if None in (start, end) or frame_range_problem(start, end):
         return None
     return end - start + 1
 

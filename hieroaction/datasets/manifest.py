@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hieroaction.datasets.checks import not_unicode
+from hieroaction.datasets.checks import not_unicode, sample_problems
 from hieroaction.datasets.media import missing_media
 from hieroaction.datasets.records import DatasetReadError, LoadResult, Quarantined, quarantine_exception
 from hieroaction.datasets.sample import Sample, Step, VideoRef, steps_from_frame_labels
@@ -112,6 +112,11 @@ def load_manifest(
             continue
         except Exception as exc:  # noqa: BLE001 - a hostile row quarantines that row only (datasets.records.isolate)
             quarantined.append(_with_where(quarantine_exception(sid, "row", None, exc, "bad-row"), row_id))
+            continue
+        problems = sample_problems(sample, row_id)  # numbers, sizes, frame ranges: the one check (datasets.checks)
+        if problems:
+            quarantined.append(Quarantined(sid, problems[0].field, problems[0].value,
+                                           "; ".join(f"{p.field}: {p.reason}" for p in problems), where=row_id))
             continue
         if sample.sample_id in first_line:
             reason = f"duplicate sample_id: the first row with it ({first_line[sample.sample_id]}) is kept"

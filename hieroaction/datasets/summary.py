@@ -110,7 +110,8 @@ def format_summary(summary: dict[str, Any], top: int = 10) -> str:
     if summary["quarantined"]:
         lines.append("  quarantined:")
         for q in summary["quarantined"]:
-            lines.append(f"    {q['id']}: {q['field']}={q['value']!r}: {q['reason']}")
+            place = f"{q['where']}: " if q.get("where") else ""
+            lines.append(f"    {place}{q['id']}: {q['field']}={q['value']!r}: {q['reason']}")
     else:
         lines.append("  quarantined: none")
     return "\n".join(lines)

@@ -314,22 +314,6 @@ def build_rules(
             _video_attr("kind"),
         ),
         Rule(
-            "start_frame_non_negative",
-            "start_frame",
-            "video.start_frame",
-            "frame numbers start at 0",
-            lambda gxe: gxe.ExpectColumnValuesToBeBetween(column="start_frame", min_value=0),
-            _video_attr("start_frame"),
-        ),
-        Rule(
-            "frame_range_ordered",
-            "num_frames",
-            "video.end_frame",
-            "end_frame is before start_frame (empty clip)",
-            lambda gxe: gxe.ExpectColumnValuesToBeBetween(column="num_frames", min_value=1),
-            lambda s, row: f"{s.video.start_frame}..{s.video.end_frame}",
-        ),
-        Rule(
             "action_code_is_dive_number",
             "action_code_valid",
             "action_code",

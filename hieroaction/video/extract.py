@@ -187,8 +187,11 @@ def _media_is_newer(sample: Sample, media_root, clip: Path, allow_outside_root: 
 
 
 def _sample_frames(sample: Sample, media_root, settings: FrameSettings, allow_outside_root=None) -> np.ndarray:
-    if sample.num_frames < 1:
-        raise FrameRangeError(f"end_frame {sample.video.end_frame} is before start_frame {sample.video.start_frame}")
+    from hieroaction.datasets.checks import frame_range_problem
+
+    problem = frame_range_problem(sample.video.start_frame, sample.video.end_frame)
+    if problem:  # the validation rule, for samples that were never validated (a negative start is not frame 0)
+        raise FrameRangeError(f"{problem[0]} {problem[1]}: {problem[2]}")
     try:
         check_sampling(settings, sample.num_frames)  # before the sampler allocates (``all`` over 10^12 frames)
         indices = settings.indices(sample.num_frames)

@@ -73,8 +73,6 @@ def _plants(fd, mtl):
         (replace(nxt(it, "code"), action_code=""), "required_action_code", "action_code"),
         (replace(nxt(it, "score"), final_score=None), "required_final_score", "final_score"),
         (_video(nxt(m, "gif"), kind="gif"), "video_kind_known", "video.kind"),
-        (_video(nxt(m, "negative"), start_frame=-5, end_frame=10), "start_frame_non_negative", "video.start_frame"),
-        (_video(nxt(m, "reversed"), start_frame=500, end_frame=400), "frame_range_ordered", "video.end_frame"),
         (replace(nxt(it, "notdive"), action_code="999z"), "action_code_is_dive_number", "action_code"),
         (replace(nxt(m, "score140"), final_score=140.0), "final_score_range", "final_score"),
         (replace(nxt(m, "dd"), difficulty=5.0), "difficulty_range", "difficulty"),

@@ -52,7 +52,53 @@ def test_manifest_nan_values_name_file_line_and_field(tmp_path, base):
     text = json.dumps(rows[0]) + "\n" + json.dumps({**rows[0], "sample_id": "nan-dd"}).replace('"difficulty": 2.0', '"difficulty": NaN') + "\n"
     path = tmp_path / "m.jsonl"
     path.write_text(text)
-    loaded = load_manifest(path)
-    report = validate_samples(loaded.samples, origins=loaded.origins)
-    (q,) = report.quarantined
+    loaded = load_manifest(path)  # every manifest read applies the one check: training and extraction too
+    (q,) = loaded.quarantined
     assert (q.sample_id, q.field, q.where) == ("nan-dd", "difficulty", "m.jsonl:2")
+    assert [s.sample_id for s in loaded.samples] == ["ok"]
+    bad = replace(base[0], sample_id="nan-dd", difficulty=math.nan)
+    (q,) = validate_samples([bad], origins=["other.jsonl:7"]).quarantined  # samples of any adapter, the same rule
+    assert (q.sample_id, q.field, q.where) == ("nan-dd", "difficulty", "other.jsonl:7")
+
+
+ROW = {"split": "train", "video_path": "v.mp4", "action_code": "107b", "final_score": 50.0}
+
+
+@pytest.mark.parametrize(
+    "start, end, field, words",
+    [
+        (-5, 10, "video.start_frame", "frame numbers start at 0"),
+        (-1, -1, "video.start_frame", "frame numbers start at 0"),
+        (500, 400, "video.end_frame", "end_frame 400 is before start_frame 500"),
+        (0, -3, "video.end_frame", "frame numbers start at 0"),
+    ],
+)
+def test_a_negative_or_reversed_frame_range_is_quarantined_with_file_line_and_field(tmp_path, base, start, end,
+                                                                                    field, words):
+    from hieroaction.datasets.sample import VideoRef
+
+    path = tmp_path / "m.jsonl"
+    rows = [{**ROW, "sample_id": "ok", "start_frame": 0, "end_frame": 9},
+            {**ROW, "sample_id": "bad", "start_frame": start, "end_frame": end}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    loaded = load_manifest(path)
+    assert [s.sample_id for s in loaded.samples] == ["ok"]
+    (q,) = loaded.quarantined
+    assert (q.sample_id, q.field, q.where) == ("bad", field, "m.jsonl:2") and words in q.reason
+    # validation of any adapter's samples: the same rule, the same field
+    bad = replace(base[0], sample_id="bad", video=VideoRef("video", "a.mp4", start, end))
+    report = validate_samples([bad, *base[1:]], origins=["x.jsonl:3", "x.jsonl:4", "x.jsonl:5"])
+    (q,) = report.quarantined
+    assert (q.sample_id, q.field, q.where) == ("bad", field, "x.jsonl:3") and words in q.reason
+
+
+def test_the_summary_names_file_line_and_field_of_a_negative_start(tmp_path, capsys):
+    from hieroaction.cli import main
+
+    path = tmp_path / "m.csv"
+    path.write_text("sample_id,split,video_path,start_frame,end_frame,action_code,final_score\n"
+                    "a,train,v.mp4,0,9,107b,50\nneg,train,v.mp4,-3,9,107b,50\n")
+    assert main(["datasets", "summary", "manifest", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "m.csv:3: neg: video.start_frame=-3: video.start_frame: frame numbers start at 0" in out
+

@@ -73,13 +73,16 @@ def test_video_clip_budget_counts_the_frames_kept(tmp_path, monkeypatch):
 
 def test_sampler_all_over_a_huge_range_is_quarantined_not_allocated(tmp_path, monkeypatch):
     encode_video(tmp_path / "v.mp4", 10, gop=5)
-    huge = Sample("huge", "manifest", "train", VideoRef("video", "v.mp4", 0, 10**12 - 1), "107b", 70.0, 3.0)
+    huge = Sample("huge", "manifest", "train", VideoRef("video", "v.mp4", 0, 9_999_999), "107b", 70.0, 3.0)
+    absurd = Sample("absurd", "manifest", "train", VideoRef("video", "v.mp4", 0, 10**12 - 1), "107b", 70.0, 3.0)
     many = Sample("many", "manifest", "train", VideoRef("video", "v.mp4", 0, 9), "107b", 70.0, 3.0)
     good = Sample("good", "manifest", "train", VideoRef("video", "v.mp4", 0, 9), "107b", 70.0, 3.0)
-    result = extract_frames([huge, good], tmp_path, tmp_path / "clips", FrameSettings("all", size=8), workers=1,
-                            progress=False)
+    result = extract_frames([huge, absurd, good], tmp_path, tmp_path / "clips", FrameSettings("all", size=8),
+                            workers=1, progress=False)
     assert result.written == ["good"]
-    assert result.quarantined[0].sample_id == "huge" and "budget" in result.quarantined[0].reason
+    reasons = {q.sample_id: q.reason for q in result.quarantined}
+    assert "budget" in reasons["huge"]  # 10^7 frames asked for: over the frame budget, never allocated
+    assert reasons["absurd"].startswith("bad-range: video.end_frame")  # past any real video's frame numbers
     monkeypatch.setenv(CLIP_FRAMES_ENV, "5")
     result = extract_frames([many], tmp_path, tmp_path / "clips2", FrameSettings("all", size=8), workers=1,
                             progress=False)

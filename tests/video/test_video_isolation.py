@@ -112,3 +112,16 @@ def test_isolate_hook_for_loaders():
     assert isolate("s", "video", "v", lambda x: x + 1, 1) == (2, None)
     value, problem = isolate("s", "video", "v", lambda: [][1])
     assert value is None and problem.sample_id == "s" and problem.reason.startswith("error: IndexError")
+
+
+@pytest.mark.parametrize("start, end", [(-3, 4), (5, 2)])
+def test_extraction_refuses_a_range_validation_refuses_instead_of_reading_frame_0(root, tmp_path, start, end):
+    """Samples of any adapter reach extraction unvalidated: a negative start is not silently read from frame 0."""
+    bad = Sample("bad", "manifest", "train", VideoRef("video", "v.mp4", start, end), "107b", 70.0, 3.0)
+    good = Sample("good", "manifest", "train", VideoRef("video", "v.mp4", 0, 4), "107b", 70.0, 3.0)
+    result = extract_frames([bad, good], root, tmp_path / "out", FrameSettings("all", size=8), workers=1,
+                            progress=False)
+    assert result.written == ["good"]
+    (q,) = result.quarantined
+    assert q.sample_id == "bad" and q.reason.startswith("bad-range: video.")
+    assert ("frame numbers start at 0" if start < 0 else "before start_frame") in q.reason
