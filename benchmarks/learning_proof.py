@@ -193,7 +193,10 @@ def answers(model_dir: Path, test, train, test_dir: Path, settings, reward_confi
         [r["prompt"] for r in rows],
         GenerationSettings(max_new_tokens=plan.max_new_tokens, batch_size=plan.eval_batch, device=plan.device),
         progress=False,
+        ids=[r["sample_id"] for r in rows],
     )
+    if out.quarantined:  # every seed and model must answer the same held-out dives, as for the rows above
+        raise RuntimeError(f"held-out clips quarantined: {[str(q) for q in list(out.quarantined.values())[:3]]}")
     records = records_from_completions(test, out.completions, fallback_score(train, test)[0])
     reward = HierarchicalReward(reward_config)
     totals = reward(out.completions, **{c: [r[c] for r in rows] for c in COLUMNS})  # no trainer state: all levels

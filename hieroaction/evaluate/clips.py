@@ -15,6 +15,7 @@ import numpy as np
 
 from hieroaction.datasets.records import Quarantined, quarantine_exception
 from hieroaction.datasets.sample import Sample
+from hieroaction.video.checks import CLIP_LOAD_ERRORS, ClipError, check_clip
 
 # One quarantine record for datasets, extraction, training and evaluation (``to_dict`` keys: id, field, value, reason).
 QuarantinedSample = Quarantined
@@ -32,20 +33,34 @@ class ClipSource:
         if self.frames_dir is None and self.media_root is None:
             raise ValueError("a clip source needs frames_dir (extracted clips) or media_root (decode on the fly)")
 
-    def load(self, sample: Sample) -> np.ndarray:
-        """The sampled ``(T,H,W,3)`` uint8 frames of ``sample``; raises with the sample id when they cannot be had."""
+    def load(self, sample: Sample, *, mmap: bool = True) -> np.ndarray:
+        """The sampled ``(T,H,W,3)`` uint8 frames of ``sample``; raises with the sample id when they cannot be had
+        (one of :data:`~hieroaction.video.checks.CLIP_LOAD_ERRORS`). A stored clip that is missing or no longer whole
+        is decoded from the media instead when there is a ``media_root``: a broken store costs no good sample."""
         from hieroaction.video import load_clip, read_frames
         from hieroaction.video.limits import check_sampling
 
         if self.frames_dir is not None:
             try:
-                return load_clip(self.frames_dir, sample, self.settings, mmap=True)  # lazy: read when used
-            except FileNotFoundError:
+                return load_clip(self.frames_dir, sample, self.settings, mmap=mmap)  # mmap: read when used
+            except (FileNotFoundError, ClipError):
                 if self.media_root is None:
                     raise
-        check_sampling(self.settings, sample.num_frames)
-        indices = self.settings.indices(sample.num_frames)
+        try:
+            check_sampling(self.settings, sample.num_frames)
+            indices = self.settings.indices(sample.num_frames)
+        except ValueError as exc:  # an impossible or over-budget frame range of this sample
+            raise ClipError(f"{sample.sample_id}: frames {sample.video.start_frame}..{sample.video.end_frame}: {exc}") from exc
         return read_frames(sample.video, indices, media_root=self.media_root, size=self.settings.size)
+
+    def reread(self, sample: Sample, clip: np.ndarray) -> np.ndarray:
+        """``clip`` (from :meth:`load`) ready to hand to a model now: in-memory frames as they are, a memory-mapped
+        stored clip read again from its file. Why: a mapped file cut short since it was mapped kills the process
+        (SIGBUS) when the missing pages are touched; read again, it raises and the sample is quarantined."""
+        if self.frames_dir is not None and memory_mapped(clip):
+            return self.load(sample, mmap=False)
+        return clip
+
 
     def frame_indices(self, sample: Sample) -> list[int]:
         """Clip-relative frame indices the loaded frames show (for the prompt and the reader)."""
@@ -60,6 +75,17 @@ class ClipSource:
         }
 
 
+def memory_mapped(array) -> bool:
+    """True when ``array`` (or an array it is a view of) reads its bytes from a memory-mapped file."""
+    import mmap
+
+    seen = 0
+    while array is not None and seen < 32:
+        if isinstance(array, np.memmap | mmap.mmap):
+            return True
+        array, seen = getattr(array, "base", None), seen + 1
+    return False
+
 def load_available(
     source: ClipSource, samples: list[Sample], *, progress: bool = False
 ) -> tuple[list[Sample], list[np.ndarray], list[QuarantinedSample]]:
@@ -72,7 +98,6 @@ def load_available(
     from tqdm.auto import tqdm
 
     from hieroaction.video import MediaError
-    from hieroaction.video.checks import check_clip
 
     good: list[Sample] = []
     clips: list[np.ndarray] = []
@@ -83,8 +108,8 @@ def load_available(
         except MediaError as exc:
             bad.append(Quarantined(sample.sample_id, "video", sample.video.path, f"{exc.kind}: {exc.detail}"))
             continue
-        except Exception as exc:  # noqa: BLE001 - one sample's failure never stops the run (datasets.records.isolate)
-            bad.append(quarantine_exception(sample.sample_id, "video", sample.video.path, exc))
+        except CLIP_LOAD_ERRORS as exc:  # this clip's bytes, not a bug: the sample only (datasets.records.isolate)
+            bad.append(quarantine_exception(sample.sample_id, "video", sample.video.path, exc, "unloadable"))
             continue
         good.append(sample)
         clips.append(clip)

@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from hieroaction.datasets.records import Quarantined, isolate
 from hieroaction.model.tokens import suppressed_token_ids
-from hieroaction.video.checks import check_clip
+from hieroaction.video.checks import CLIP_LOAD_ERRORS, check_clip
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,22 @@ class GenerationSettings:
 
 @dataclass
 class GenerationOutput:
-    """The completions, in input order, and what it took to make them."""
+    """The completions, in input order, and what it took to make them.
 
-    completions: list[str]
+    ``quarantined`` maps the index of each clip that could not be loaded to its record; its completion is ``None``
+    (never an answer to score) and its token counts are 0."""
+
+    completions: list[str | None]
     completion_ids: list[list[int]] = field(default_factory=list)  # generated token ids, padding removed
     prompt_tokens: list[int] = field(default_factory=list)
     completion_tokens: list[int] = field(default_factory=list)
     seconds: float = 0.0
+    quarantined: dict[int, Quarantined] = field(default_factory=dict)
+
+    @property
+    def good(self) -> list[int]:
+        """Indices of the clips that were answered."""
+        return [i for i in range(len(self.completions)) if i not in self.quarantined]
 
 
 def prompt_text(processor, messages: list[dict]) -> str:
@@ -144,28 +154,48 @@ def generate_assessments(
     *,
     progress: bool = True,
     description: str = "generating",
+    ids: Sequence[str] | None = None,
 ) -> GenerationOutput:
     """Completions for every clip, in order, ``settings.batch_size`` at a time.
 
     ``clips`` is a sequence of arrays or a function ``i -> array`` (so a long split is loaded batch by batch, not all
     at once). ``prompts[i]`` is the conversational prompt for clip ``i`` (``hieroaction.reasoning.prompt_for`` for a
-    labelled sample, ``build_messages`` for a user's video).
+    labelled sample, ``build_messages`` for a user's video). A clip that cannot be loaded or is no clip (one of
+    :data:`~hieroaction.video.checks.CLIP_LOAD_ERRORS`) is quarantined under ``ids[i]`` (its completion ``None``)
+    and the others go on; anything else raises.
     """
     from tqdm.auto import tqdm
 
     settings = settings or GenerationSettings()
     total = len(prompts)
     fetch = clips if callable(clips) else clips.__getitem__
-    result = GenerationOutput(completions=[])
+    result = GenerationOutput(completions=[None] * total, completion_ids=[[] for _ in range(total)],
+                              prompt_tokens=[0] * total, completion_tokens=[0] * total)
     model.eval()
     with tqdm(total=total, desc=description, unit="video", disable=not progress) as bar:
         for start in range(0, total, max(1, settings.batch_size)):
             index = range(start, min(total, start + max(1, settings.batch_size)))
-            batch = generate_batch(model, processor, [fetch(i) for i in index], [prompts[i] for i in index], settings)
-            result.completions += batch.completions
-            result.completion_ids += batch.completion_ids
-            result.prompt_tokens += batch.prompt_tokens
-            result.completion_tokens += batch.completion_tokens
-            result.seconds += batch.seconds
+            loaded = {}
+            for i in index:
+                name = str(ids[i]) if ids is not None else f"clip {i}"
+                clip, problem = isolate(name, "video", None, _checked_clip, fetch, i, name, kind="unloadable",
+                                        catch=CLIP_LOAD_ERRORS)
+                if problem is None:
+                    loaded[i] = clip
+                else:
+                    result.quarantined[i] = problem
+            if loaded:
+                batch = generate_batch(model, processor, list(loaded.values()), [prompts[i] for i in loaded], settings)
+                for k, i in enumerate(loaded):
+                    result.completions[i] = batch.completions[k]
+                    result.completion_ids[i] = batch.completion_ids[k]
+                    result.prompt_tokens[i] = batch.prompt_tokens[k]
+                    result.completion_tokens[i] = batch.completion_tokens[k]
+                result.seconds += batch.seconds
             bar.update(len(index))
     return result
+
+
+def _checked_clip(fetch: Callable[[int], np.ndarray], i: int, name: str) -> np.ndarray:
+    """Clip ``i`` loaded and checked (copied out of any memory map), so a bad one fails here, for itself only."""
+    return check_clip(fetch(i), name, writable=True)

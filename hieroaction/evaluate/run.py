@@ -18,7 +18,7 @@ from hieroaction.evaluate.baseline import RegressorConfig, train_score_regressor
 from hieroaction.evaluate.benchmark_report import SystemResult, build_report, vlm_result, write_report
 from hieroaction.evaluate.clips import ClipSource, QuarantinedSample, load_available
 from hieroaction.evaluate.gates import Gate, GateError, GateResult, check_gates
-from hieroaction.evaluate.inference import GenerationSettings, generate_assessments
+from hieroaction.evaluate.inference import GenerationOutput, GenerationSettings, generate_assessments
 from hieroaction.metrics.assessment import fallback_score, records_from_scores
 from hieroaction.model.artifacts import checkpoint_version, code_version_text, samples_version
 
@@ -66,6 +66,66 @@ def prompts_for(samples: Sequence[Sample], clips: ClipSource) -> list[list[dict]
     return [prompt_for(s, clips.settings) for s in samples]
 
 
+def generate_with(
+    spec: SystemSpec,
+    samples: Sequence[Sample],
+    clips,
+    prompts: Sequence[list[dict]],
+    generation: GenerationSettings,
+    *,
+    progress: bool = True,
+) -> GenerationOutput:
+    """Generate with one checkpoint on every sample (``clips``: a sequence or ``i -> clip``); a clip that cannot be
+    loaded any more is in ``output.quarantined``, not answered."""
+    from hieroaction.evaluate.checkpoint import open_checkpoint
+
+    model, processor = spec.model, spec.processor
+    loaded_here = model is None
+    if loaded_here:
+        model, processor = open_checkpoint(
+            spec.checkpoint, require_marker=spec.require_marker, dtype=generation.dtype, device=generation.device
+        )
+    output = generate_assessments(
+        model, processor, clips, prompts, generation, progress=progress, description=f"generating ({spec.name})",
+        ids=[s.sample_id for s in samples],
+    )
+    if loaded_here:
+        del model
+        gc.collect()
+    return output
+
+
+def checkpoint_result(
+    spec: SystemSpec,
+    samples: Sequence[Sample],
+    output: GenerationOutput,
+    generation: GenerationSettings,
+    fallback: float,
+    keep: Sequence[int] | None = None,
+) -> SystemResult:
+    """Score one checkpoint's answers on the samples at ``keep`` (default: all)."""
+    keep = list(range(len(samples))) if keep is None else list(keep)
+    seconds = output.seconds
+    prompt_tokens = [output.prompt_tokens[i] for i in keep]
+    completion_tokens = [output.completion_tokens[i] for i in keep]
+    details = {
+        "generation_seconds": round(seconds, 3),
+        "videos_per_second": round(len(output.good) / seconds, 3) if seconds > 0 else None,
+        "mean_prompt_tokens": _mean(prompt_tokens),
+        "mean_completion_tokens": _mean(completion_tokens),
+        "hit_max_new_tokens": sum(n >= generation.max_new_tokens for n in completion_tokens),
+    }
+    return vlm_result(
+        spec.name,
+        [samples[i] for i in keep],
+        [output.completions[i] for i in keep],
+        fallback,
+        source=str(spec.checkpoint),
+        version=checkpoint_version(spec.checkpoint),
+        details=details,
+    )
+
+
 def evaluate_checkpoint(
     spec: SystemSpec,
     samples: Sequence[Sample],
@@ -76,38 +136,11 @@ def evaluate_checkpoint(
     *,
     progress: bool = True,
 ) -> SystemResult:
-    """Generate with one checkpoint on every sample and score its answers."""
-    from hieroaction.evaluate.checkpoint import open_checkpoint
-
-    model, processor = spec.model, spec.processor
-    loaded_here = model is None
-    if loaded_here:
-        model, processor = open_checkpoint(
-            spec.checkpoint, require_marker=spec.require_marker, dtype=generation.dtype, device=generation.device
-        )
-    output = generate_assessments(
-        model, processor, clips, prompts, generation, progress=progress, description=f"generating ({spec.name})"
-    )
-    if loaded_here:
-        del model
-        gc.collect()
-    seconds = output.seconds
-    details = {
-        "generation_seconds": round(seconds, 3),
-        "videos_per_second": round(len(samples) / seconds, 3) if seconds > 0 else None,
-        "mean_prompt_tokens": _mean(output.prompt_tokens),
-        "mean_completion_tokens": _mean(output.completion_tokens),
-        "hit_max_new_tokens": sum(n >= generation.max_new_tokens for n in output.completion_tokens),
-    }
-    return vlm_result(
-        spec.name,
-        samples,
-        output.completions,
-        fallback,
-        source=str(spec.checkpoint),
-        version=checkpoint_version(spec.checkpoint),
-        details=details,
-    )
+    """Generate with one checkpoint on every sample and score its answers (every clip must load)."""
+    output = generate_with(spec, samples, clips, prompts, generation, progress=progress)
+    if output.quarantined:
+        raise ValueError(f"clips could not be loaded: {'; '.join(str(q) for q in output.quarantined.values())}")
+    return checkpoint_result(spec, samples, output, generation, fallback)
 
 
 def _mean(values: Sequence[int]) -> float | None:
@@ -194,8 +227,24 @@ def run_evaluation(
 
     results: list[SystemResult] = []
     prompts = prompts_for(evaluated, clips) if systems else []
-    for spec in systems:
-        results.append(evaluate_checkpoint(spec, evaluated, eval_clips, prompts, generation, fallback[0], progress=progress))
+    outputs = [
+        generate_with(spec, evaluated, lambda i: clips.reread(evaluated[i], eval_clips[i]), prompts, generation,
+                      progress=progress)
+        for spec in systems
+    ]
+    # a clip that broke while the systems ran is dropped from every system alike: all are scored on the same samples
+    lost = {i: q for output in outputs for i, q in output.quarantined.items()}
+    for _, problem in sorted(lost.items()):
+        log.warning("quarantined %s while generating: %s", problem.sample_id, problem.reason)
+        quarantined.append(problem)
+    generated, keep = evaluated, [i for i in range(len(evaluated)) if i not in lost]
+    if not keep:
+        raise ValueError(f"every one of the {len(wanted)} {split!r} samples was quarantined (first: {quarantined[0].reason})")
+    if lost:
+        evaluated, eval_clips = [evaluated[i] for i in keep], [eval_clips[i] for i in keep]
+        fallback = fallback_score(train, evaluated)
+    for spec, output in zip(systems, outputs, strict=True):
+        results.append(checkpoint_result(spec, generated, output, generation, fallback[0], keep))
     train_quarantined: list[QuarantinedSample] = []
     if regressor is not None:
         train_ok, train_clips, train_quarantined = load_available(clips, train, progress=progress)
