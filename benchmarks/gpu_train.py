@@ -9,8 +9,9 @@ What it does, in one process:
    ``--quick``);
 3. runs, each for a few steps after a warm-up: trl's ``SFTTrainer`` with its defaults (the project's video collator
    is the only addition: trl's own collator drops video), the project's SFT (``run_sft``), trl's ``GRPOTrainer``
-   with its defaults plus only the video pass-through (``VideoGRPOTrainer(encode_clips_once=False)``), and the
-   project's HPL (``run_hpl``);
+   with its defaults plus only the video pass-through (``VideoGRPOTrainer(encode_clips_once=False)``: HF
+   ``generate`` with a dynamic cache), and the project's HPL (``run_hpl`` with ``hpl.fast_generation``: each clip
+   encoded once, its prompt prefilled once for all its generations, :mod:`hieroaction.model.fast_generation`);
 4. prints one table (tokens/s, MFU, GRPO step split generate / score / update, generation tokens/s against the
    memory-bandwidth bound, peak GPU memory, disk used, ratio to stock trl) and writes
    ``benchmarks/results/gpu_train.json``.
@@ -214,7 +215,7 @@ def grpo_split():
     """Time GRPO's generate and generate+score phases (the rest of a step is the update)."""
     from hieroaction.train.video_grpo import VideoGRPOTrainer
 
-    record = {"generate": [], "generate_and_score": [], "completion_tokens": []}
+    record = {"generate": [], "generate_and_score": [], "completion_tokens": [], "fast_generation": set()}
     originals = {name: getattr(VideoGRPOTrainer, name) for name in ("_generate", "_generate_and_score_completions")}
 
     def timed(name, key):
@@ -224,6 +225,7 @@ def grpo_split():
             result = originals[name](self, *args, **kwargs)
             StepClock._sync()
             record[key].append(time.perf_counter() - start)
+            record["fast_generation"].add(bool(self.fast_generation))
             if name == "_generate_and_score_completions":
                 record["completion_tokens"].append(int(result["completion_mask"].sum()))
             return result
@@ -395,7 +397,8 @@ def project_hpl(work: Path, table: Path, plan: Plan, model_dir: Path) -> dict[st
     from hieroaction.train.hpl import run_hpl
 
     clock = StepClock()
-    extra = [f"hpl.num_generations={plan.generations}", f"hpl.max_completion_length={plan.completion_tokens}"]
+    extra = [f"hpl.num_generations={plan.generations}", f"hpl.max_completion_length={plan.completion_tokens}",
+             "hpl.fast_generation=true"]  # hpl_3b.yaml's setting; hpl_tiny.yaml leaves it off
     if plan.quick:
         extra.append("train.cpu_threads=null")
     with default_callback(clock.callback):
@@ -436,7 +439,9 @@ def grpo_figures(result: dict[str, Any], split: dict[str, list], plan: Plan, wei
     tokens = sum(completion) / len(completion)
     bound = plan.grpo_batch * device["bandwidth"] / weight_bytes if device["bandwidth"] else None
     gen_tps = plan.grpo_batch * plan.completion_tokens / gen_s  # decode steps x rows (upper: every row to the end)
+    paths = split["fast_generation"]
     return {
+        "generation": "mixed" if len(paths) != 1 else ("fast" if paths == {True} else "generate"),
         "steps_measured": len(steps),
         "seconds_per_step": round(step_s, 3),
         "generate_s": round(gen_s, 3),

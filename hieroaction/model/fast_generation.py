@@ -8,7 +8,9 @@ masks and positions at every step. :func:`generate_from_shared_prompts`
   encodes each clip once; the prompt's forward pass runs once);
 - copies that prompt's key/value cache to every row that asked for it;
 - decodes all rows together, one token per step, with the positions computed once (Qwen-VL's 3-D rotary offset of a
-  row, ``rope_deltas``, plus the row's text position) and a preallocated attention mask and token buffer.
+  row, ``rope_deltas``, plus the row's text position), the key/value cache written into buffers allocated once for
+  the whole answer (HF's dynamic cache copies the whole cache at every step), and, with SDPA attention, the decode
+  attention mask built once and sliced (HF rebuilds it at every step).
 
 The math is HF's: the logits processors are transformers' own classes in ``generate``'s order, a step samples every
 row with one ``torch.multinomial`` (greedy: ``argmax``), finished rows get the pad token, and the loop stops when every
@@ -134,6 +136,7 @@ class FastGenerationOutput:
     completion_ids: torch.Tensor
     logprobs: torch.Tensor
     prefilled_rows: int
+    preallocated_cache: bool = False
 
 
 def logits_processors(settings: DecodeSettings, prompt_length: int, device) -> list[Callable]:
@@ -199,6 +202,60 @@ def shared_prompt_groups(input_ids: torch.Tensor, attention_mask: torch.Tensor,
     return first, torch.tensor(owner, dtype=torch.long, device=input_ids.device)
 
 
+class _PreallocatedLayer:
+    """Mixin body for a ``DynamicLayer`` whose keys/values live in a buffer sized for the whole answer: a decode step
+    writes one position in place instead of concatenating (copying) the whole cache."""
+
+    @classmethod
+    def grown_from(cls, layer, extra: int):
+        new = cls()
+        keys, values = layer.keys, layer.values
+        length = keys.shape[-2]
+        new.dtype, new.device = keys.dtype, keys.device
+        new._key_buffer = keys.new_empty((*keys.shape[:-2], length + extra, keys.shape[-1]))
+        new._value_buffer = values.new_empty((*values.shape[:-2], length + extra, values.shape[-1]))
+        new._key_buffer[..., :length, :] = keys
+        new._value_buffer[..., :length, :] = values
+        new._length = length
+        new.keys, new.values = new._key_buffer[..., :length, :], new._value_buffer[..., :length, :]
+        new.is_initialized = True
+        return new
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        end = self._length + key_states.shape[-2]
+        self._key_buffer[..., self._length : end, :] = key_states
+        self._value_buffer[..., self._length : end, :] = value_states
+        self._length = end
+        self.keys, self.values = self._key_buffer[..., :end, :], self._value_buffer[..., :end, :]
+        return self.keys, self.values
+
+
+def preallocate_cache(cache, extra: int) -> bool:
+    """Give every layer of a prefilled dynamic cache room for ``extra`` more tokens (False, cache untouched, when it
+    is not a plain ``DynamicLayer`` cache: sliding windows, other transformers versions)."""
+    try:
+        from transformers.cache_utils import DynamicLayer
+    except ImportError:
+        return False
+    layers = getattr(cache, "layers", None)
+    if not layers or any(type(layer) is not DynamicLayer or not layer.is_initialized for layer in layers):
+        return False
+    grown = type("PreallocatedDynamicLayer", (_PreallocatedLayer, DynamicLayer), {})
+    cache.layers = [grown.grown_from(layer, extra) for layer in layers]
+    return True
+
+
+def decode_mask_builder(model, mask: torch.Tensor) -> Callable[[int], Any]:
+    """``length -> attention mask`` for a decode step. With SDPA and only full-attention layers it is the 4-D boolean
+    mask HF would build (``True``: attend), built once and sliced; otherwise the 2-D mask, which HF expands itself."""
+    text_config = getattr(model.config, "text_config", model.config)
+    layer_types = set(getattr(text_config, "layer_types", None) or ["full_attention"])
+    if getattr(text_config, "_attn_implementation", None) == "sdpa" and layer_types == {"full_attention"}:
+        full = mask.bool()[:, None, None, :]
+        return lambda length: {"full_attention": full[..., :length]}
+    return lambda length: mask[:, :length]
+
+
 def _rope_owner(model):
     """The module that keeps Qwen-VL's ``rope_deltas`` (the 3-D rotary offset of each prefilled row)."""
     for module in model.modules():
@@ -241,6 +298,8 @@ def generate_from_shared_prompts(
     prefill = model(**_prefill_inputs(inputs, first, videos), use_cache=True, logits_to_keep=1)
     cache = prefill.past_key_values
     cache.batch_select_indices(owner)  # each row gets its prompt's keys and values
+    steps = settings.max_new_tokens
+    preallocated = preallocate_cache(cache, steps)
     logits = prefill.logits[:, -1][owner]
     rope = _rope_owner(model)
     deltas = rope.rope_deltas if rope is not None and rope.rope_deltas is not None else None
@@ -248,9 +307,8 @@ def generate_from_shared_prompts(
     # text position of a row's next token = its real prompt tokens so far; Qwen-VL adds the row's 3-D rope offset
     next_position = attention_mask.sum(dim=-1, keepdim=True).long() + deltas[owner]
 
-    steps = settings.max_new_tokens
     sequences = torch.cat([input_ids, input_ids.new_full((rows, steps), settings.pad_token_id)], dim=1)
-    mask = torch.cat([attention_mask, attention_mask.new_ones(rows, steps)], dim=1)
+    decode_mask = decode_mask_builder(model, torch.cat([attention_mask, attention_mask.new_ones(rows, steps)], dim=1))
     processors = [*logits_processors(settings, prompt_length, device), *logits_processor]
     eos = torch.tensor(settings.eos_token_ids, dtype=torch.long, device=device)
     unfinished = torch.ones(rows, dtype=torch.bool, device=device)
@@ -276,11 +334,12 @@ def generate_from_shared_prompts(
         position = next_position + step
         if rope is not None:  # Qwen-VL: temporal, height and width positions, equal for text tokens
             position = position.unsqueeze(0).expand(3, -1, -1)
-        out = model(input_ids=token[:, None], attention_mask=mask[:, : prompt_length + step + 1],
+        out = model(input_ids=token[:, None], attention_mask=decode_mask(prompt_length + step + 1),
                     position_ids=position, past_key_values=cache, use_cache=True)
         logits = out.logits[:, -1]
     return FastGenerationOutput(
         completion_ids=sequences[:, prompt_length : prompt_length + done],
         logprobs=logprobs[:, :done],
         prefilled_rows=len(first),
+        preallocated_cache=preallocated,
     )

@@ -12,6 +12,7 @@ pytest.importorskip("trl")
 from hieroaction.model.fast_generation import (  # noqa: E402
     DecodeSettings,
     UnsupportedGenerationSetting,
+    decode_mask_builder,
     generate_from_shared_prompts,
     shared_prompt_groups,
 )
@@ -72,11 +73,26 @@ def test_same_tokens_as_generate(model_and_processor, sampling):
         reference = model.generate(**batch, generation_config=config)[:, batch["input_ids"].shape[1]:]
     torch.manual_seed(7)
     fast = generate_from_shared_prompts(model, batch, DecodeSettings.for_model(model, config))
-    assert fast.prefilled_rows == 2
+    assert fast.prefilled_rows == 2 and fast.preallocated_cache
+    assert isinstance(decode_mask_builder(model, batch["attention_mask"])(4), dict)  # SDPA: the mask built once
     assert fast.completion_ids.shape == reference.shape
     assert torch.equal(fast.completion_ids, reference)
     if sampling:  # the 3 answers to one clip differ: the rows do not share their sampling
         assert len({tuple(row.tolist()) for row in reference[:3]}) > 1
+
+
+def test_eager_attention_takes_the_2d_mask_and_gives_the_same_tokens(tiny_checkpoint, model_and_processor):
+    from transformers import AutoModelForImageTextToText
+
+    _, processor = model_and_processor
+    model = AutoModelForImageTextToText.from_pretrained(tiny_checkpoint, attn_implementation="eager").eval()
+    batch = _batch(processor, [(PROMPT, _clips(1)[0]), (OTHER_PROMPT, _clips(2)[1])], repeats=2)
+    assert torch.is_tensor(decode_mask_builder(model, batch["attention_mask"])(4))
+    config = _generation_config(processor, model, max_new_tokens=16)
+    with torch.no_grad():
+        reference = model.generate(**batch, generation_config=config)[:, batch["input_ids"].shape[1]:]
+    fast = generate_from_shared_prompts(model, batch, DecodeSettings.for_model(model, config))
+    assert torch.equal(fast.completion_ids, reference)
 
 
 def test_unset_sampling_fields_resolve_as_generate_does(model_and_processor):

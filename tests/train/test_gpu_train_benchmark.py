@@ -32,6 +32,7 @@ def test_quick_run_measures_all_four_runs_and_writes_the_table(tmp_path, capsys,
         assert grpo["generate_s"] > 0 and grpo["update_s"] > 0 and grpo["score_s"] >= 0
         assert grpo["generate_s"] + grpo["score_s"] + grpo["update_s"] == pytest.approx(grpo["seconds_per_step"], abs=2e-3)
         assert grpo["completion_tokens_per_step"] > 0 and grpo["generation_bound_tokens_per_s"] is None
+    assert report["grpo"]["stock"]["generation"] == "generate" and report["grpo"]["project"]["generation"] == "fast"
     assert report["sft"]["project"]["disk_gb"] > 0  # its final model; the stock runs save nothing
     assert report["ratios"]["sft_tokens_per_s"] > 0 and report["ratios"]["grpo_completion_tokens_per_s"] > 0
     printed = capsys.readouterr().out
