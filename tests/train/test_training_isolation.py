@@ -95,6 +95,29 @@ def test_sft_run_quarantines_a_clip_broken_after_the_rows_and_trains_on_the_othe
     assert [line for line in lines if line.startswith(f"quarantined {broken['id']} while training:")]
 
 
+def test_a_clip_failing_in_a_loader_worker_is_recorded_by_that_worker(sft_workspace, monkeypatch, frames_spec):
+    """Batches are built in loader processes on a GPU: the quarantine file is appended to from there."""
+    from hieroaction.train import sft
+
+    config = load_config(sft_workspace, overrides=["train.max_steps=6", "train.save_steps=6",
+                                                   "train.dataloader_num_workers=1"])
+    settings = frame_settings(FramesConfig(**frames_spec))
+    real_prepare = sft.prepare_datasets
+    broken: dict[str, str] = {}
+
+    def prepare_then_break(cfg):
+        prepared = real_prepare(cfg)
+        row = prepared["train"][5]
+        break_clip(clip_path(cfg.data.frames_dir, sample_of(row), settings), "truncated")
+        broken["id"] = row["sample_id"]
+        return prepared
+
+    monkeypatch.setattr(sft, "prepare_datasets", prepare_then_break)
+    final = sft.run_sft(config)
+    assert json.loads((final / RUN_INFO_FILE).read_text())["quarantined_in_training"] == 1
+    assert [r["id"] for r in read_training_quarantine(final.parent / TRAINING_QUARANTINE_FILE)] == [broken["id"]]
+
+
 @pytest.fixture
 def collator_parts(tmp_path, real_samples, tiny_checkpoint, clip_writer):
     samples = real_samples[:4]
