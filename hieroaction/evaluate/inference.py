@@ -10,6 +10,9 @@ Why each choice:
 - The vision tokens are suppressed (:mod:`hieroaction.model.tokens`, the set HPL's sampling suppresses too): an
   untrained or drifting model that emits one would make the next forward pass look for pixels that do not exist.
 - Every clip passes :func:`hieroaction.video.checks.check_clip`, the check training applies.
+- Decoding goes through :func:`hieroaction.model.fast_generation.generate_from_shared_prompts`, the loop HPL's rollouts
+  use (``GenerationSettings.fast``): it gives ``generate``'s tokens with less work per step; settings it does not
+  implement (beam search, a repetition penalty) and ``fast=False`` use transformers' ``generate``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class GenerationSettings:
     num_beams: int = 1
     repetition_penalty: float = 1.0
     suppress_vision_tokens: bool = True
+    fast: bool = True  # the shared decode loop (hieroaction.model.fast_generation); False: transformers' generate
     dtype: str | None = None  # e.g. "bfloat16" on a GPU; None keeps the checkpoint's dtype
     device: str | None = None  # None: the model's own device
 
@@ -127,13 +131,17 @@ def generate_batch(model, processor, clips: Sequence[np.ndarray], prompts: Seque
     from transformers import LogitsProcessorList
 
     watch = NonFiniteWatch()
-    kwargs["logits_processor"] = LogitsProcessorList([watch])
+    decode = fast_decode_settings(model, kwargs) if settings.fast else None
     with torch.inference_mode():
-        output = model.generate(**inputs, **kwargs)
+        if decode is not None:
+            from hieroaction.model.fast_generation import generate_from_shared_prompts
+
+            new_tokens = generate_from_shared_prompts(model, dict(inputs), decode, logits_processor=[watch]).completion_ids
+        else:
+            output = model.generate(**inputs, **kwargs, logits_processor=LogitsProcessorList([watch]))
+            new_tokens = output[:, inputs["input_ids"].shape[1]:]
     watch.raise_if_seen()
     seconds = time.perf_counter() - start
-    prompt_length = inputs["input_ids"].shape[1]
-    new_tokens = output[:, prompt_length:]
     completions = processor.batch_decode(new_tokens, skip_special_tokens=True)
     pad = processor.tokenizer.pad_token_id
     return GenerationOutput(
@@ -143,6 +151,21 @@ def generate_batch(model, processor, clips: Sequence[np.ndarray], prompts: Seque
         completion_tokens=[int((row != pad).sum()) for row in new_tokens],
         seconds=seconds,
     )
+
+
+def fast_decode_settings(model, generate_kwargs: dict):
+    """The fast path's settings for what ``model.generate(**generate_kwargs)`` would do, or None where it does not
+    implement them (those go to ``generate``)."""
+    from transformers import GenerationConfig
+
+    from hieroaction.model.fast_generation import DecodeSettings, UnsupportedGenerationSetting
+
+    if not hasattr(model, "_prepare_generation_config"):
+        return None
+    try:
+        return DecodeSettings.for_model(model, GenerationConfig(**generate_kwargs))
+    except UnsupportedGenerationSetting:
+        return None
 
 
 def generate_assessments(

@@ -13,21 +13,31 @@ VISION_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision
 
 
 class GenerateRecorder:
-    """Observes the keyword arguments of ``model.generate`` (the real method still runs)."""
+    """Observes the suppressed tokens of every ``model.generate`` call and every call of the shared decode loop
+    (``hieroaction.model.fast_generation``); the real functions still run."""
 
     def __init__(self, model):
+        from hieroaction.model import fast_generation
+
         self.model, self.original, self.calls = model, model.generate, []
+        self.module, self.loop = fast_generation, fast_generation.generate_from_shared_prompts
 
     def __enter__(self):
         def generate(*args, **kwargs):
-            self.calls.append(kwargs)
+            self.calls.append(("generate", sorted(kwargs["suppress_tokens"])))
             return self.original(*args, **kwargs)
 
+        def loop(model, inputs, settings, **kwargs):
+            self.calls.append(("fast", sorted(settings.suppress_tokens)))
+            return self.loop(model, inputs, settings, **kwargs)
+
         self.model.generate = generate
+        self.module.generate_from_shared_prompts = loop
         return self
 
     def __exit__(self, *exc):
         del self.model.generate
+        self.module.generate_from_shared_prompts = self.loop
 
 
 def test_hpl_evaluation_and_assess_suppress_the_same_vision_tokens(
@@ -35,20 +45,25 @@ def test_hpl_evaluation_and_assess_suppress_the_same_vision_tokens(
 ):
     from hieroaction.evaluate.assess import assess_video
     from hieroaction.evaluate.inference import GenerationSettings, generate_assessments
+    from hieroaction.model.fast_generation import DecodeSettings
     from hieroaction.reasoning import prompt_for
 
     model, processor = tiny_model
     sample = adapter_samples["finediving"]
     clip = np.zeros((SETTINGS.count, *SETTINGS.size, 3), np.uint8)
-    settings = GenerationSettings(max_new_tokens=1, batch_size=1)
-    with GenerateRecorder(model) as recorder:
-        generate_assessments(model, processor, [clip], [prompt_for(sample, SETTINGS)], settings, progress=False)
-        assess_video(write_mp4(tmp_path / "v.mp4", 12), tiny_checkpoint, settings=SETTINGS, model=model,
-                     processor=processor, generation=settings)
-    evaluation, assess = (sorted(call["suppress_tokens"]) for call in recorder.calls)
-    hpl = sorted(grpo_trainer.generation_kwargs["suppress_tokens"])
-    assert hpl == evaluation == assess
-    assert hpl == sorted(processor.tokenizer.convert_tokens_to_ids(t) for t in VISION_TOKENS)
+    for fast in (True, False):  # the shared decode loop (the default) and transformers' generate
+        settings = GenerationSettings(max_new_tokens=1, batch_size=1, fast=fast)
+        with GenerateRecorder(model) as recorder:
+            generate_assessments(model, processor, [clip], [prompt_for(sample, SETTINGS)], settings, progress=False)
+            assess_video(write_mp4(tmp_path / "v.mp4", 12), tiny_checkpoint, settings=SETTINGS, model=model,
+                         processor=processor, generation=settings)
+        path = "fast" if fast else "generate"
+        assert [kind for kind, _ in recorder.calls] == [path, path]
+        (_, evaluation), (_, assess) = recorder.calls
+        hpl = sorted(grpo_trainer.generation_kwargs["suppress_tokens"])  # HPL through generate
+        hpl_fast = sorted(DecodeSettings.for_model(grpo_trainer.model, grpo_trainer.generation_config).suppress_tokens)
+        assert hpl == hpl_fast == evaluation == assess
+        assert hpl == sorted(processor.tokenizer.convert_tokens_to_ids(t) for t in VISION_TOKENS)
 
 
 BAD_CLIPS = {

@@ -66,3 +66,22 @@ def test_vision_pad_tokens_are_suppressed(tiny_model):
 def test_bad_clip_is_named():
     with pytest.raises(ValueError, match="clip 0"):
         generate_batch(None, None, [np.zeros((4, 8, 8), np.float32)], [build_messages(4)], GenerationSettings())
+
+
+def test_the_shared_decode_loop_gives_generates_text_and_generate_serves_what_it_lacks(tiny_model, monkeypatch):
+    """Evaluation decodes with HPL's rollout loop (hieroaction.model.fast_generation): the same text as transformers'
+    generate over padded prompts of different lengths; a repetition penalty (which the loop lacks) goes to generate."""
+    model, processor = tiny_model
+    clips, prompts = clips_and_prompts()
+    calls = []
+    original = model.generate
+    monkeypatch.setattr(model, "generate", lambda *a, **k: calls.append(1) or original(*a, **k))
+    fast = generate_batch(model, processor, clips, prompts, GenerationSettings(max_new_tokens=16, min_new_tokens=4))
+    assert calls == []
+    plain = generate_batch(model, processor, clips, prompts,
+                           GenerationSettings(max_new_tokens=16, min_new_tokens=4, fast=False))
+    assert calls == [1]
+    assert fast.completion_ids == plain.completion_ids and fast.completions == plain.completions
+    assert min(fast.completion_tokens) >= 4 and len(set(fast.prompt_tokens)) == 3
+    generate_batch(model, processor, clips, prompts, GenerationSettings(max_new_tokens=4, repetition_penalty=1.3))
+    assert calls == [1, 1]

@@ -95,6 +95,34 @@ def test_eager_attention_takes_the_2d_mask_and_gives_the_same_tokens(tiny_checkp
     assert torch.equal(fast.completion_ids, reference)
 
 
+def test_min_new_tokens_and_the_end_of_answer_as_generate(model_and_processor):
+    """A hook that makes the end-of-turn token every step's greedy choice: both paths end at once, and both hold it
+    back for exactly ``min_new_tokens`` steps."""
+    model, processor = model_and_processor
+    eos = processor.tokenizer.convert_tokens_to_ids("<|im_end|>")
+
+    def favour_eos(module, args, output):
+        output = output.clone()
+        output[..., eos] += 1e4
+        return output
+
+    hook = model.lm_head.register_forward_hook(favour_eos)
+    try:
+        batch = _batch(processor, [(PROMPT, _clips(1)[0]), (OTHER_PROMPT, _clips(2)[1])], repeats=2)
+        lengths = {}
+        for minimum in (0, 5):
+            config = _generation_config(processor, model, max_new_tokens=12, min_new_tokens=minimum or None)
+            with torch.no_grad():
+                reference = model.generate(**batch, generation_config=config)[:, batch["input_ids"].shape[1]:]
+            fast = generate_from_shared_prompts(model, batch, DecodeSettings.for_model(model, config))
+            assert torch.equal(fast.completion_ids, reference)
+            lengths[minimum] = fast.completion_ids.shape[1]
+        assert lengths == {0: 1, 5: 6}
+        assert (fast.completion_ids[:, 5] == eos).all() and not (fast.completion_ids[:, :5] == eos).any()
+    finally:
+        hook.remove()
+
+
 def test_unset_sampling_fields_resolve_as_generate_does(model_and_processor):
     """generate() fills an unset top_k from transformers' defaults (50): the fast path decodes with the same value."""
     model, processor = model_and_processor
