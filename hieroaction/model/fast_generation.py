@@ -247,10 +247,13 @@ def preallocate_cache(cache, extra: int) -> bool:
 
 def decode_mask_builder(model, mask: torch.Tensor) -> Callable[[int], Any]:
     """``length -> attention mask`` for a decode step. With SDPA and only full-attention layers it is the 4-D boolean
-    mask HF would build (``True``: attend), built once and sliced; otherwise the 2-D mask, which HF expands itself."""
+    mask HF would build (``True``: attend), built once and sliced, or no mask at all when no row is padded (a query of
+    one token attends to every cached position); otherwise the 2-D mask, which HF expands itself."""
     text_config = getattr(model.config, "text_config", model.config)
     layer_types = set(getattr(text_config, "layer_types", None) or ["full_attention"])
     if getattr(text_config, "_attn_implementation", None) == "sdpa" and layer_types == {"full_attention"}:
+        if bool(mask.all()):
+            return lambda length: {"full_attention": None}
         full = mask.bool()[:, None, None, :]
         return lambda length: {"full_attention": full[..., :length]}
     return lambda length: mask[:, :length]

@@ -215,6 +215,8 @@ def test_sampled_logprobs_are_what_the_training_pass_scores(tiny_checkpoint, tmp
                                  padding_side="left"),
         **{k: video[k] for k in ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")},
     }
+    assert bool(batch["attention_mask"].all())  # one prompt, no padding: SDPA decodes without a mask
+    assert decode_mask_builder(model, batch["attention_mask"])(4) == {"full_attention": None}
     calls: list[int] = []
     spy = _tower_spy(model, calls)
     torch.manual_seed(0)
