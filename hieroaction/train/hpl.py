@@ -144,7 +144,8 @@ def run_hpl(config: HPLRunConfig | str | Path, overrides: list[str] | tuple[str,
     plan = (
         f"{len(prepared['train'])} train samples, {args.max_steps} steps, {args.num_generations} generations per clip "
         f"(batch {args.per_device_train_batch_size} x accumulation {args.gradient_accumulation_steps} x "
-        f"{args.world_size} processes), rewards {reward_config.mode}"
+        f"{args.world_size} processes), rewards {reward_config.mode}, generation "
+        f"{'hpl.fast_generation' if config.hpl.fast_generation else 'transformers generate'}"
     )
     return train_and_save(
         trainer,

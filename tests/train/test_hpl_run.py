@@ -172,7 +172,8 @@ def test_hpl_runs_on_two_cpu_processes_with_gloo(tmp_path, real_samples, tiny_ch
         port = probe.getsockname()[1]
     proc = subprocess.Popen(
         [str(torchrun), "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(port)]
-        + ["-m", "hieroaction.train.hpl", "--config", str(config), "--set", "train.extra={use_cpu: true}"],
+        + ["-m", "hieroaction.train.hpl", "--config", str(config), "--set", "train.extra={use_cpu: true}",
+           "--set", "hpl.fast_generation=true"],  # the fast rollout path under DDP
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -188,7 +189,7 @@ def test_hpl_runs_on_two_cpu_processes_with_gloo(tmp_path, real_samples, tiny_ch
         pytest.fail(f"two-process HPL did not finish in 300 s: {stderr[-2000:]}")
     done = subprocess.CompletedProcess(proc.args, proc.returncode, None, stderr)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "x 2 processes" in done.stderr
+    assert "x 2 processes" in done.stderr and "generation hpl.fast_generation" in done.stderr
     assert done.stderr.count("HPL finished at step 2") == 2
     info = json.loads((tmp_path / "hpl" / "final" / "hieroaction_run.json").read_text())
     assert info["global_step"] == 2
