@@ -97,7 +97,7 @@ def test_eager_attention_takes_the_2d_mask_and_gives_the_same_tokens(tiny_checkp
 
 def test_min_new_tokens_and_the_end_of_answer_as_generate(model_and_processor):
     """A hook that makes the end-of-turn token every step's greedy choice: both paths end at once, and both hold it
-    back for exactly ``min_new_tokens`` steps."""
+    back for exactly ``min_new_tokens`` steps, also when the loop checks for the end only every few steps."""
     model, processor = model_and_processor
     eos = processor.tokenizer.convert_tokens_to_ids("<|im_end|>")
 
@@ -114,13 +114,44 @@ def test_min_new_tokens_and_the_end_of_answer_as_generate(model_and_processor):
             config = _generation_config(processor, model, max_new_tokens=12, min_new_tokens=minimum or None)
             with torch.no_grad():
                 reference = model.generate(**batch, generation_config=config)[:, batch["input_ids"].shape[1]:]
-            fast = generate_from_shared_prompts(model, batch, DecodeSettings.for_model(model, config))
-            assert torch.equal(fast.completion_ids, reference)
+            for every in (1, 4):  # checking for the end every 4 steps (a GPU's default is 8) decodes past it
+                fast = generate_from_shared_prompts(model, batch, DecodeSettings.for_model(model, config),
+                                                    stop_check_every=every)
+                assert torch.equal(fast.completion_ids, reference), every  # ... and cuts those steps off
             lengths[minimum] = fast.completion_ids.shape[1]
         assert lengths == {0: 1, 5: 6}
         assert (fast.completion_ids[:, 5] == eos).all() and not (fast.completion_ids[:, :5] == eos).any()
     finally:
         hook.remove()
+
+
+def test_rows_that_end_at_different_steps_are_cut_where_the_last_one_ended(model_and_processor):
+    """Rows 0-1 end at step 1 and rows 2-3 at step 3 (a hook on the head's calls: call 0 is the prefill in both paths);
+    checking for the end every 3 steps decodes to step 5, and the output is cut back to generate()'s 4 columns."""
+    model, processor = model_and_processor
+    eos = processor.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    calls = []
+
+    def end_rows(module, args, output):
+        calls.append(1)
+        rows = {1: [0, 1], 3: [2, 3]}.get(len(calls) - 1, [])
+        output = output.clone()
+        output[rows, ..., eos] += 1e4
+        return output
+
+    batch = _batch(processor, [(PROMPT, _clips(1)[0]), (OTHER_PROMPT, _clips(2)[1])], repeats=2)
+    config = _generation_config(processor, model, max_new_tokens=12)
+    hook = model.lm_head.register_forward_hook(end_rows)
+    try:
+        with torch.no_grad():
+            reference = model.generate(**batch, generation_config=config)[:, batch["input_ids"].shape[1]:]
+        calls.clear()
+        fast = generate_from_shared_prompts(model, batch, DecodeSettings.for_model(model, config), stop_check_every=3)
+    finally:
+        hook.remove()
+    assert len(calls) == 6  # the prefill and 5 decode steps: two past the end
+    assert reference.shape[1] == 4 and (reference[:2, 1] == eos).all() and (reference[2:, 3] == eos).all()
+    assert torch.equal(fast.completion_ids, reference)
 
 
 def test_unset_sampling_fields_resolve_as_generate_does(model_and_processor):
