@@ -71,17 +71,29 @@ def render_target(sample: Sample) -> str:
     return format_answer(expected_assessment(sample))
 
 
+# How each line of the reasoning starts, and the answer section whose content the line decides (the reward levels
+# follow the sections). The reasoning is written from these prefixes, and level credit in HPL reads them back.
+REASONING_LINES = (
+    ("The clip has ", "steps"),
+    ("Sub-actions ", "steps"),
+    ("Action ", "action"),
+    ("Awards ", "score"),
+    ("Score", "score"),
+)
+_CLIP, _SUB_ACTIONS, _ACTION, _AWARDS, _SCORE = (prefix for prefix, _ in REASONING_LINES)
+
+
 def _reasoning(sample: Sample, dive: DiveCode | None, steps: Sequence[AssessedStep]) -> str:
-    lines = [f"The clip has {sample.num_frames} frames (0-{sample.num_frames - 1})."]
+    lines = [f"{_CLIP}{sample.num_frames} frames (0-{sample.num_frames - 1})."]
     if steps:
-        lines.append("Sub-actions in order: " + ", ".join(s.name for s in steps) + ".")
+        lines.append(f"{_SUB_ACTIONS}in order: " + ", ".join(s.name for s in steps) + ".")
     else:
-        lines.append("Sub-actions are not assessed for this clip.")
+        lines.append(f"{_SUB_ACTIONS}are not assessed for this clip.")
     dd = UNKNOWN_DD if sample.difficulty is None else f"{float(sample.difficulty):.1f}"
-    lines.append(f"Action {canonical_code(sample.action_code)}: {action_name(sample)}, DD {dd}.")
+    lines.append(f"{_ACTION}{canonical_code(sample.action_code)}: {action_name(sample)}, DD {dd}.")
     if sample.judge_scores:
         awards = ", ".join(f"{float(s):g}" for s in sample.judge_scores)
-        lines.append(f"Awards {awards}: {execution_phrase(sample.judge_scores)}.")
+        lines.append(f"{_AWARDS}{awards}: {execution_phrase(sample.judge_scores)}.")
     lines.append(_score_line(sample))
     return "\n".join(lines)
 
@@ -100,5 +112,5 @@ def _score_line(sample: Sample) -> str:
         rule, kept, factor_text = rules[len(awards)]
         factor = 0.6 if factor_text else 1.0
         if abs(float(dd) * kept * factor - score) <= _RULE_TOLERANCE:
-            return f"Score = {rule} = {float(dd):.1f} x {kept:g}{factor_text} = {score:.2f}."
-    return f"Score {score:.2f}."
+            return f"{_SCORE} = {rule} = {float(dd):.1f} x {kept:g}{factor_text} = {score:.2f}."
+    return f"{_SCORE} {score:.2f}."

@@ -131,11 +131,13 @@ class SFTRunConfig:
 class HPLSettings:
     """The ``hpl:`` section: GRPO sampling/optimisation settings and the reward configuration.
 
-    Every field but ``rewards`` and ``fast_generation`` is a trl ``GRPOConfig`` field of the same name and passes to
-    it by name; anything else trl accepts goes through ``train.extra``. ``rewards`` is a
+    Every field but ``rewards``, ``fast_generation`` and ``credit`` is a trl ``GRPOConfig`` field of the same name and
+    passes to it by name; anything else trl accepts goes through ``train.extra``. ``rewards`` is a
     :class:`hieroaction.rewards.RewardConfig` mapping. ``fast_generation`` generates the rollouts with
     :mod:`hieroaction.model.fast_generation` (each clip's prompt prefilled once, a lean decode loop; the same tokens as
-    HF ``generate``) instead of HF ``generate``.
+    HF ``generate``) instead of HF ``generate``. ``credit``: ``sequence`` (one advantage per answer, trl's) or
+    ``level`` (each token credited with the reward levels its part of the answer decides:
+    :mod:`hieroaction.rewards.credit`).
     """
 
     num_generations: int = 4
@@ -152,6 +154,7 @@ class HPLSettings:
     mask_truncated_completions: bool = False
     log_completions: bool = False
     fast_generation: bool = False
+    credit: str = "sequence"
     rewards: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -173,7 +176,7 @@ class HPLSettings:
 
     def grpo_fields(self) -> dict[str, Any]:
         """The fields trl's ``GRPOConfig`` takes by the same name (unset optional ones left to trl's defaults)."""
-        own = ("rewards", "fast_generation")
+        own = ("rewards", "fast_generation", "credit")
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in own}
         if values["steps_per_generation"] is None:
             del values["steps_per_generation"]
@@ -353,6 +356,8 @@ def _check_hpl(settings: HPLSettings) -> None:
         raise ConfigError(f"hpl.temperature: must be > 0, got {settings.temperature!r}")
     if not 0 < settings.top_p <= 1:
         raise ConfigError(f"hpl.top_p: must be in (0, 1], got {settings.top_p!r}")
+    if settings.credit not in ("sequence", "level"):
+        raise ConfigError(f"hpl.credit: must be 'sequence' or 'level', got {settings.credit!r}")
     settings.reward_config()
 
 

@@ -18,6 +18,7 @@ every ``train.save_steps`` with the config, data version and code version beside
       temperature: 1.0
       beta: 0.0                # KL to the starting (SFT) model; > 0 keeps a reference model
       fast_generation: false   # true: hieroaction.model.fast_generation instead of HF generate (same tokens)
+      credit: sequence         # or level: each token's advantage from the levels it decides (rewards/credit.py)
       rewards:                 # hieroaction.rewards.RewardConfig
         mode: hierarchical     # or flat (the ablation)
         weights: {format: 0.1, action: 0.3, steps: 0.3, score: 0.3}
@@ -138,6 +139,7 @@ def run_hpl(config: HPLRunConfig | str | Path, overrides: list[str] | tuple[str,
             video_loader=ClipLoader(config.data.frames_dir, frames),
             video_quarantine=run.quarantine,
             fast_generation=config.hpl.fast_generation,
+            credit=config.hpl.credit,
         )
     except ValueError as exc:  # trl's batch/generation consistency checks
         raise ConfigError(f"train/hpl: {exc}") from None

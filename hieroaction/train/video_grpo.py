@@ -19,7 +19,9 @@ log-prob passes of the policy, the old policy and the reference model, so a vide
   quarantined and its whole group replaced by another sample of the split, instead of stopping the run;
 - with ``fast_generation=True`` generates the rollouts with
   :func:`~hieroaction.model.fast_generation.generate_from_shared_prompts` (each clip's prompt prefilled once for all
-  its generations, a lean decode loop; the same tokens as ``generate`` for the same seed) instead of HF ``generate``.
+  its generations, a lean decode loop; the same tokens as ``generate`` for the same seed) instead of HF ``generate``;
+- with ``credit="level"`` gives each completion token the advantage of the reward levels its part of the answer
+  decides (:mod:`hieroaction.rewards.credit`, :mod:`hieroaction.train.level_credit`) instead of the whole answer's.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ from trl.trainer.utils import pad
 
 from hieroaction.model.fast_generation import DecodeSettings, generate_from_shared_prompts
 from hieroaction.model.tokens import suppressed_token_ids
+from hieroaction.rewards.credit import CREDIT_CLASSES, class_returns
 from hieroaction.train.clip_encoding import ClipEncodingCache
+from hieroaction.train.level_credit import class_advantages, completion_classes, token_advantages
 from hieroaction.video.checks import ClipError, check_clip
 
 VIDEO_TENSOR_FIELDS = ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
@@ -88,6 +92,8 @@ class VideoGRPOTrainer(GRPOTrainer):
         video_quarantine: replaces a row whose clip cannot be loaded (see module docstring); without one it raises.
         fast_generation: generate the rollouts with the shared-prompt decode loop instead of HF ``generate``; a
             generation setting it does not implement raises ``ValueError`` here, before training.
+        credit: ``"sequence"`` (trl's one advantage per completion) or ``"level"`` (per token, from the levels of a
+            :class:`~hieroaction.rewards.HierarchicalReward`, which must then be the only reward function).
     """
 
     def __init__(
@@ -99,9 +105,11 @@ class VideoGRPOTrainer(GRPOTrainer):
         encode_clips_once: bool = True,
         video_quarantine=None,
         fast_generation: bool = False,
+        credit: str = "sequence",
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.credit_reward = self._credit_reward(credit)
         # after trl built its reference model, so that model keeps its own, unwrapped encoder
         self.clip_cache = ClipEncodingCache(self.model, self.accelerator.autocast) if encode_clips_once else None
         if not self._is_vlm:
@@ -271,7 +279,41 @@ class VideoGRPOTrainer(GRPOTrainer):
             self._batch_videos = None
             self._tokenized_video = None
         output.update(split_video_fields(fields, device=self.accelerator.device))
+        if self.credit_reward is not None:
+            output["advantages"] = self._level_advantages(output)
         return output
+
+    # ---------------------------------------------------------------------------------------------- level credit
+    def _credit_reward(self, credit: str):
+        if credit == "sequence":
+            return None
+        if credit != "level":
+            raise ValueError(f"credit must be 'sequence' or 'level', got {credit!r}")
+        rewards = [f for f in self.reward_funcs if hasattr(f, "components") and hasattr(f, "config")]
+        if len(self.reward_funcs) != 1 or len(rewards) != 1:
+            raise ValueError("credit='level' needs exactly one reward function, a HierarchicalReward")
+        if self.multi_objective_aggregation != "sum_then_normalize":
+            raise ValueError("credit='level' computes its own advantages: keep multi_objective_aggregation's default")
+        return rewards[0]
+
+    def _level_advantages(self, output: dict[str, Any]) -> torch.Tensor:
+        """``(B, T)`` advantages of this process's completions from the levels the reward just scored (all
+        processes' returns gathered first: a clip's answers may be spread over processes, as trl spreads them)."""
+        components = self.credit_reward.last_components
+        local = output["completion_ids"].size(0)
+        if len(components.get("total", ())) != local:
+            raise RuntimeError(f"the reward scored {len(components.get('total', ()))} completions, the batch has {local}")
+        device = self.accelerator.device
+        returns = torch.tensor(class_returns(components, self.credit_reward.config), dtype=torch.float32, device=device)
+        returns = self.accelerator.gather(returns)
+        advantages = class_advantages(returns, self.num_generations, self.scale_rewards)
+        start = self.accelerator.process_index * local
+        classes = completion_classes(self._tokenizer, output["completion_ids"], output["completion_mask"])
+        real = output["completion_mask"].bool().cpu()
+        for index, name in enumerate(CREDIT_CLASSES):  # the share of the answer tokens each level credits
+            share = (classes == index).logical_and(real).sum().item() / max(int(real.sum().item()), 1)
+            self._metrics["train"][f"credit/{name}_tokens"].append(share)
+        return token_advantages(advantages[start : start + local], classes)
 
     def _clip_scope(self):
         return self.clip_cache.scope() if self.clip_cache is not None else contextlib.nullcontext()

@@ -87,6 +87,23 @@ def test_run_hpl_logs_each_reward_level_and_writes_versioned_checkpoints(
             assert 0.0 <= entry[key] <= 1.0, key
 
 
+def test_run_hpl_with_level_credit_trains_and_logs_which_tokens_each_level_credits(
+    tmp_path, real_samples, tiny_checkpoint, clip_writer, frames_spec
+):
+    from hieroaction.train.hpl import run_hpl
+
+    clip_writer(real_samples[:4], tmp_path / "frames")
+    config = _hpl_config(tmp_path, real_samples[:4], tiny_checkpoint, frames_spec,
+                         hpl={"fast_generation": True, "credit": "level"}, max_steps=1)
+    final = run_hpl(config)
+
+    state = json.loads((tmp_path / "hpl" / "checkpoint-1" / "trainer_state.json").read_text())
+    (entry,) = [e for e in state["log_history"] if "reward" in e]
+    shares = [entry[f"credit/{name}_tokens"] for name in ("format", "action", "steps", "score")]
+    assert all(0.0 <= share <= 1.0 for share in shares) and sum(shares) == pytest.approx(1.0, abs=1e-6)
+    assert json.loads((final / "hieroaction_run.json").read_text())["global_step"] == 1
+
+
 @pytest.mark.slow  # a subprocess with its own torch/trl imports: ~30 s on a loaded 2-core machine
 def test_hpl_killed_with_sigkill_resumes_and_finishes_at_the_same_step(
     tmp_path, real_samples, tiny_checkpoint, clip_writer, frames_spec
@@ -149,6 +166,7 @@ def test_shipped_hpl_configs_give_valid_grpo_and_reward_settings():
         ({"num_generations": 1}, "hpl.num_generations: must be >= 2"),
         ({"rewards": {"weights": {"style": 1.0}}}, "hpl.rewards: unknown reward levels"),
         ({"rewards": {"stages": [{"until": 1.0, "levels": ["score", "vibes"]}]}}, "hpl.rewards: stage levels"),
+        ({"credit": "token"}, "hpl.credit: must be 'sequence' or 'level'"),
     ],
 )
 def test_bad_hpl_settings_name_the_key(hpl, message):
