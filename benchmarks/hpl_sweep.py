@@ -1,0 +1,162 @@
+"""HPL settings sweep: GRPO variants trained from one learning-proof seed's SFT model, each measured on the held-out dives.
+
+Why: the learning proof (``learning_proof.py``) trains SFT, then HPL once, per seed. Finding HPL settings that help
+needs many HPL runs from the same SFT model, measured the same way; retraining SFT for each would cost most of the
+budget. This reuses a finished proof's working folder (its preset, the seed's training dives and frames, its SFT model,
+the held-out dives and the SFT model's recorded answers) and, per variant: runs ``run_hpl`` with
+``configs/train/hpl_<preset>.yaml`` plus the variant's overrides, answers every held-out dive greedily, and reports the
+benchmark report's metrics with the paired-bootstrap interval of variant - SFT (the functions of ``learning_proof.py``).
+
+    .venv/bin/python benchmarks/learning_proof.py --work runs/learning_proof          # once: the SFT models
+    .venv/bin/python benchmarks/hpl_sweep.py --work runs/learning_proof --seed 0 --steps 150 --parallel 2 \\
+        --variant 'g8:hpl.num_generations=8' --variant 'g8-level:hpl.num_generations=8;hpl.credit=level'
+
+Writes ``benchmarks/results/hpl_sweep.json`` (``--json``) and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import learning_proof as proof  # noqa: E402  (the proof's data, metric and report functions)
+
+
+def parse_variant(text: str) -> tuple[str, list[str]]:
+    """``name:key=value;key=value`` (``name`` alone: the config as it is)."""
+    name, _, rest = text.partition(":")
+    overrides = [part.strip() for part in rest.split(";") if part.strip()]
+    if not name.strip() or any("=" not in part for part in overrides):
+        raise SystemExit(f"--variant {text!r}: expected NAME or NAME:key=value;key=value")
+    return name.strip(), overrides
+
+
+def seed_folder(work: Path, seed: int) -> Path:
+    """The seed's folder of a finished proof, or one line saying what is missing."""
+    folder = work / f"seed{seed}"
+    needed = [folder / "samples.jsonl", folder / "sft" / "final", folder / "answers.json", work / "test" / "samples.jsonl"]
+    missing = [str(p) for p in needed if not p.exists()]
+    if missing:
+        raise SystemExit(f"{work}: not a finished learning-proof folder for seed {seed} (missing {', '.join(missing)})")
+    return folder
+
+
+def run_variant(job: tuple[proof.Plan, Path, int, str, list[str], Path]) -> dict[str, Any]:
+    """Train one variant from the seed's SFT model and answer the held-out dives (runs in its own process)."""
+    plan, work, seed, name, extra, out_root = job
+    import torch
+
+    from hieroaction.datasets import read_jsonl
+    from hieroaction.train.config import FramesConfig, HPLRunConfig, load_config
+    from hieroaction.train.data import frame_settings
+    from hieroaction.train.entry import setup_logging
+    from hieroaction.train.hpl import HPLSettings, run_hpl
+
+    setup_logging()
+    if plan.cpu_threads:
+        torch.set_num_threads(plan.cpu_threads)
+    folder = seed_folder(work, seed)
+    out = out_root / name
+    overrides = proof.overrides(plan, folder, folder / "samples.jsonl", out, plan.hpl_steps,
+                                folder / "sft" / "final", seed) + extra
+    config = load_config(plan.hpl_config, HPLRunConfig, overrides)
+    reward_config = HPLSettings.from_dict(config.hpl).reward_config()
+    final, hpl_time = proof.timed(run_hpl, config)
+    train, test = read_jsonl(folder / "samples.jsonl"), read_jsonl(work / "test" / "samples.jsonl")
+    settings = frame_settings(FramesConfig(**plan.frames))
+    answers = proof.answers(final, test, train, work / "test", settings, reward_config, plan)
+    state = json.loads((final / "hieroaction_run.json").read_text())
+    return {"name": name, "overrides": extra, "hpl_time": hpl_time, "answers": answers,
+            "training_rewards": state.get("reward_means")}
+
+
+def sweep(plan: proof.Plan, work: Path, seed: int, variants: list[tuple[str, list[str]]], out_root: Path,
+          parallel: int) -> dict[str, Any]:
+    folder = seed_folder(work, seed)
+    sft = json.loads((folder / "answers.json").read_text())["sft"]
+    jobs = [(plan, work, seed, name, extra, out_root) for name, extra in variants]
+    if parallel > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(min(parallel, len(jobs)), mp_context=get_context("spawn")) as pool:
+            results = list(pool.map(run_variant, jobs))
+    else:
+        results = [run_variant(job) for job in jobs]
+    report = {"plan": {k: str(v) if isinstance(v, Path) else v for k, v in plan.__dict__.items()}, "seed": seed,
+              "work": str(work), "machine": proof.machine(plan), "sft": proof.system_report(sft, plan.n_boot),
+              "variants": []}
+    for result in results:
+        report["variants"].append({
+            "name": result["name"], "overrides": result["overrides"], "hpl_time": result["hpl_time"],
+            "training_rewards": result["training_rewards"],
+            "metrics": proof.system_report(result["answers"], plan.n_boot),
+            "minus_sft": proof.paired_report(sft, result["answers"], plan.n_boot),
+        })
+    return report
+
+
+def markdown(report: dict[str, Any]) -> str:
+    def paired(p: dict[str, Any]) -> str:
+        return f"{p['estimate']:+.3f} [{p['low']:+.3f}, {p['high']:+.3f}]"
+
+    sft = report["sft"]
+    lines = [f"seed {report['seed']}, {report['plan']['hpl_steps']} HPL steps per variant, {sft['n']} held-out dives; "
+             f"SFT: reward {sft['reward_mean']:.3f}, action {sft['action_accuracy']:.3f}, SRCC {sft['srcc']:.3f}", "",
+             "| variant | overrides | HPL CPU s | reward - SFT | SRCC - SFT | action accuracy - SFT |",
+             "|---|---|---|---|---|---|"]
+    for v in report["variants"]:
+        d = v["minus_sft"]
+        lines.append(f"| {v['name']} | {'; '.join(v['overrides']) or '—'} | {v['hpl_time']['cpu_s']} | "
+                     f"{paired(d['reward_mean'])} | {paired(d['srcc'])} | {paired(d['action_accuracy'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", required=True, help="a finished learning_proof.py working folder")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--preset", default="small", help="configs/train/hpl_<preset>.yaml and sft_<preset>.yaml")
+    parser.add_argument("--variant", action="append", required=True, help="NAME or NAME:key=value;key=value")
+    parser.add_argument("--steps", type=int, default=None, help="HPL steps per variant (default: the config's)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--parallel", type=int, default=1, help="variants trained at once (processes)")
+    parser.add_argument("--cpu-threads", dest="cpu_threads", type=int, default=1)
+    parser.add_argument("--eval-batch", dest="eval_batch", type=int, default=8)
+    parser.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=320)
+    parser.add_argument("--n-boot", dest="n_boot", type=int, default=1000)
+    parser.add_argument("--out", default=None, help="where the variants' runs go (default: WORK/sweep_seedN)")
+    parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "hpl_sweep.json"), help="or -")
+    args = parser.parse_args(argv)
+    variants = [parse_variant(v) for v in args.variant]
+    if len({name for name, _ in variants}) != len(variants):
+        raise SystemExit("--variant names must be distinct (each names its run folder)")
+    proof.check_device(args.device)
+    work = Path(args.work).resolve()
+    seed_folder(work, args.seed)
+    if args.device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    proof_args = argparse.Namespace(quick=False, preset=args.preset, device=args.device, seeds=[args.seed], train=0,
+                                    test=0, sft_steps=None, hpl_steps=args.steps, max_new_tokens=args.max_new_tokens,
+                                    n_boot=args.n_boot, parallel=1, cpu_threads=args.cpu_threads,
+                                    eval_batch=args.eval_batch)
+    plan = proof.plan_from_args(proof_args)
+    out_root = Path(args.out).resolve() if args.out else work / f"sweep_seed{args.seed}"
+    report = sweep(plan, work, args.seed, variants, out_root, args.parallel)
+    text = markdown(report)
+    print(text)
+    if args.json != "-":
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

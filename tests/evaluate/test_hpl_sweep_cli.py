@@ -1,0 +1,41 @@
+"""The HPL sweep refuses, in one line and before any work, what it cannot run."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _sweep():
+    sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location("hpl_sweep", BENCHMARKS / "hpl_sweep.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_variants_parse_into_a_name_and_overrides():
+    sweep = _sweep()
+    assert sweep.parse_variant("base") == ("base", [])
+    assert sweep.parse_variant("lv:hpl.credit=level; train.extra={\"a\": 1}") == (
+        "lv", ["hpl.credit=level", 'train.extra={"a": 1}'])
+    with pytest.raises(SystemExit, match="expected NAME"):
+        sweep.parse_variant("lv:hpl.credit")
+    with pytest.raises(SystemExit, match="expected NAME"):
+        sweep.parse_variant(":hpl.credit=level")
+
+
+def test_a_folder_without_a_finished_proof_is_refused_before_any_work(tmp_path):
+    (tmp_path / "seed0").mkdir()
+    with pytest.raises(SystemExit, match=r"not a finished learning-proof folder for seed 0 \(missing .*samples.jsonl"):
+        _sweep().main(["--work", str(tmp_path), "--variant", "base", "--json", "-"])
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["seed0"]
+
+
+def test_variant_names_must_be_distinct(tmp_path):
+    with pytest.raises(SystemExit, match="distinct"):
+        _sweep().main(["--work", str(tmp_path), "--variant", "a", "--variant", "a:hpl.beta=0.1", "--json", "-"])
