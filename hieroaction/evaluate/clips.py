@@ -61,7 +61,6 @@ class ClipSource:
             return self.load(sample, mmap=False)
         return clip
 
-
     def frame_indices(self, sample: Sample) -> list[int]:
         """Clip-relative frame indices the loaded frames show (for the prompt and the reader)."""
         return [int(i) for i in self.settings.indices(sample.num_frames)]
@@ -85,6 +84,7 @@ def memory_mapped(array) -> bool:
             return True
         array, seen = getattr(array, "base", None), seen + 1
     return False
+
 
 def load_available(
     source: ClipSource, samples: list[Sample], *, progress: bool = False
