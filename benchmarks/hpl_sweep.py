@@ -51,9 +51,9 @@ def seed_folder(work: Path, seed: int) -> Path:
     return folder
 
 
-def run_variant(job: tuple[proof.Plan, Path, int, str, list[str], Path]) -> dict[str, Any]:
+def run_variant(job: tuple[proof.Plan, Path, Path, int, str, list[str], Path]) -> dict[str, Any]:
     """Train one variant from the seed's SFT model and answer the held-out dives (runs in its own process)."""
-    plan, work, seed, name, extra, out_root = job
+    plan, work, folder, seed, name, extra, out_root = job
     import torch
 
     from hieroaction.datasets import read_jsonl
@@ -65,7 +65,6 @@ def run_variant(job: tuple[proof.Plan, Path, int, str, list[str], Path]) -> dict
     setup_logging()
     if plan.cpu_threads:
         torch.set_num_threads(plan.cpu_threads)
-    folder = seed_folder(work, seed)
     out = out_root / name
     overrides = proof.overrides(plan, folder, folder / "samples.jsonl", out, plan.hpl_steps,
                                 folder / "sft" / "final", seed) + extra
@@ -80,17 +79,17 @@ def run_variant(job: tuple[proof.Plan, Path, int, str, list[str], Path]) -> dict
             "training_rewards": state.get("reward_means")}
 
 
-def sweep(plan: proof.Plan, work: Path, seed: int, variants: list[tuple[str, list[str]]], out_root: Path,
-          parallel: int) -> dict[str, Any]:
-    folder = seed_folder(work, seed)
+def sweep(plan: proof.Plan, work: Path, folder: Path, seed: int, variants: list[tuple[str, list[str]]],
+          out_root: Path, parallel: int) -> dict[str, Any]:
+    """Every variant from ``folder`` (the seed's folder of the finished proof in ``work``), against its SFT answers."""
     sft = json.loads((folder / "answers.json").read_text())["sft"]
-    jobs = [(plan, work, seed, name, extra, out_root) for name, extra in variants]
+    jobs = [(plan, work, folder, seed, name, extra, out_root) for name, extra in variants]
     if parallel > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(min(parallel, len(jobs)), mp_context=get_context("spawn")) as pool:
             results = list(pool.map(run_variant, jobs))
     else:
         results = [run_variant(job) for job in jobs]
-    report = {"plan": {k: str(v) if isinstance(v, Path) else v for k, v in plan.__dict__.items()}, "seed": seed,
+    report = {"plan": proof.plan_record(plan), "seed": seed,
               "work": str(work), "machine": proof.machine(plan), "sft": proof.system_report(sft, plan.n_boot),
               "variants": []}
     for result in results:
@@ -140,7 +139,7 @@ def main(argv=None) -> int:
         raise SystemExit("--variant names must be distinct (each names its run folder)")
     proof.check_device(args.device)
     work = Path(args.work).resolve()
-    seed_folder(work, args.seed)
+    folder = seed_folder(work, args.seed)
     if args.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
     proof_args = argparse.Namespace(quick=False, preset=args.preset, device=args.device, seeds=[args.seed], train=0,
@@ -149,7 +148,7 @@ def main(argv=None) -> int:
                                     eval_batch=args.eval_batch)
     plan = proof.plan_from_args(proof_args)
     out_root = Path(args.out).resolve() if args.out else work / f"sweep_seed{args.seed}"
-    report = sweep(plan, work, args.seed, variants, out_root, args.parallel)
+    report = sweep(plan, work, folder, args.seed, variants, out_root, args.parallel)
     text = markdown(report)
     print(text)
     if args.json != "-":

@@ -383,13 +383,18 @@ def run(plan: Plan, work: Path) -> dict[str, Any]:
         report["targets"] = targets(report)
         per_seed.append(report)
     return {
-        "plan": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(plan).items()},
+        "plan": plan_record(plan),
         "machine": machine(plan),
         "times": {"test_data": test_time, "model_build": build_time},
         "preset": {k: preset_info.get(k) for k in ("preset", "parameters", "spec", "vision_pretraining")},
         "seeds": per_seed,
         "all_targets_met": all(all(s["targets"].values()) for s in per_seed),
     }
+
+
+def plan_record(plan: Plan) -> dict[str, Any]:
+    """The plan as JSON-able fields (paths as text), for the results file."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(plan).items()}
 
 
 def machine(plan: Plan) -> dict[str, Any]:
