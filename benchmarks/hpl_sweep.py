@@ -11,6 +11,10 @@ benchmark report's metrics with the paired-bootstrap interval of variant - SFT (
     .venv/bin/python benchmarks/hpl_sweep.py --work runs/learning_proof --seed 0 --steps 150 --parallel 2 \\
         --variant 'g8:hpl.num_generations=8' --variant 'g8-level:hpl.num_generations=8;hpl.credit=level'
 
+A variant with ``stage=sft`` is a control instead: SFT (``configs/train/sft_<preset>.yaml`` plus its overrides)
+continued from the same SFT model for the same steps, answering the same dives: what training on the gold answers
+alone does in that time, to set beside a variant that mixes them into HPL (``hpl.sft_weight``).
+
 Writes ``benchmarks/results/hpl_sweep.json`` (``--json``) and prints a Markdown table.
 """
 
@@ -31,14 +35,25 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import learning_proof as proof  # noqa: E402  (the proof's data, metric and report functions)
 
+STAGES = ("hpl", "sft")
+
 
 def parse_variant(text: str) -> tuple[str, list[str]]:
-    """``name:key=value;key=value`` (``name`` alone: the config as it is)."""
+    """``name:key=value;key=value`` (``name`` alone: the config as it is; ``stage=sft``: the SFT control)."""
     name, _, rest = text.partition(":")
     overrides = [part.strip() for part in rest.split(";") if part.strip()]
     if not name.strip() or any("=" not in part for part in overrides):
         raise SystemExit(f"--variant {text!r}: expected NAME or NAME:key=value;key=value")
+    stages = [part.split("=", 1)[1] for part in overrides if part.startswith("stage=")]
+    if any(stage not in STAGES for stage in stages) or len(stages) > 1:
+        raise SystemExit(f"--variant {text!r}: stage must be one of {', '.join(STAGES)}, given once")
     return name.strip(), overrides
+
+
+def variant_stage(extra: list[str]) -> tuple[str, list[str]]:
+    """(the stage a variant trains, its config overrides)."""
+    stage = next((part.split("=", 1)[1] for part in extra if part.startswith("stage=")), "hpl")
+    return stage, [part for part in extra if not part.startswith("stage=")]
 
 
 def seed_folder(work: Path, seed: int) -> Path:
@@ -57,20 +72,24 @@ def run_variant(job: tuple[proof.Plan, Path, Path, int, str, list[str], Path]) -
     import torch
 
     from hieroaction.datasets import read_jsonl
-    from hieroaction.train.config import FramesConfig, HPLRunConfig, load_config
+    from hieroaction.train.config import FramesConfig, HPLRunConfig, SFTRunConfig, load_config
     from hieroaction.train.data import frame_settings
     from hieroaction.train.entry import setup_logging
-    from hieroaction.train.hpl import HPLSettings, run_hpl
+    from hieroaction.train.hpl import run_hpl
+    from hieroaction.train.sft import run_sft
 
     setup_logging()
     if plan.cpu_threads:
         torch.set_num_threads(plan.cpu_threads)
     out = out_root / name
+    stage, extra_config = variant_stage(extra)
     overrides = proof.overrides(plan, folder, folder / "samples.jsonl", out, plan.hpl_steps,
-                                folder / "sft" / "final", seed) + extra
-    config = load_config(plan.hpl_config, HPLRunConfig, overrides)
-    reward_config = HPLSettings.from_dict(config.hpl).reward_config()
-    final, hpl_time = proof.timed(run_hpl, config)
+                                folder / "sft" / "final", seed) + extra_config
+    reward_config = load_config(plan.hpl_config, HPLRunConfig, []).hpl.reward_config()  # every row scored alike
+    if stage == "sft":
+        final, hpl_time = proof.timed(run_sft, load_config(plan.sft_config, SFTRunConfig, overrides))
+    else:
+        final, hpl_time = proof.timed(run_hpl, load_config(plan.hpl_config, HPLRunConfig, overrides))
     train, test = read_jsonl(folder / "samples.jsonl"), read_jsonl(work / "test" / "samples.jsonl")
     settings = frame_settings(FramesConfig(**plan.frames))
     answers = proof.answers(final, test, train, work / "test", settings, reward_config, plan)

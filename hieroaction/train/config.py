@@ -111,7 +111,8 @@ class TrainConfig:
     min_free_disk_gb: float | None = None  # default: estimated from the model size
     disable_tqdm: bool = False
     cpu_threads: int | None = None  # torch intra-op threads on a CPU run (1 is fastest on a shared, busy machine)
-    optimizer: str = "auto"  # auto | adamw_torch | adamw_sr (see hieroaction.train.optim)
+    optimizer: str = "auto"  # auto | adamw_torch | adamw_sr | sgd (see hieroaction.train.optim)
+    sgd_momentum: float = 0.0  # momentum of the sgd optimizer
     extra: dict[str, Any] = field(default_factory=dict)  # passed verbatim to trl's SFTConfig/GRPOConfig
 
 
@@ -137,7 +138,8 @@ class HPLSettings:
     :mod:`hieroaction.model.fast_generation` (each clip's prompt prefilled once, a lean decode loop; the same tokens as
     HF ``generate``) instead of HF ``generate``. ``credit``: ``sequence`` (one advantage per answer, trl's) or
     ``level`` (each token credited with the reward levels its part of the answer decides:
-    :mod:`hieroaction.rewards.credit`).
+    :mod:`hieroaction.rewards.credit`). ``sft_weight``: weight of the gold answers' SFT loss added to the GRPO loss
+    (0: GRPO alone; :class:`hieroaction.train.video_grpo.VideoGRPOTrainer`).
     """
 
     num_generations: int = 4
@@ -155,6 +157,7 @@ class HPLSettings:
     log_completions: bool = False
     fast_generation: bool = False
     credit: str = "sequence"
+    sft_weight: float = 0.0
     rewards: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -176,7 +179,7 @@ class HPLSettings:
 
     def grpo_fields(self) -> dict[str, Any]:
         """The fields trl's ``GRPOConfig`` takes by the same name (unset optional ones left to trl's defaults)."""
-        own = ("rewards", "fast_generation", "credit")
+        own = ("rewards", "fast_generation", "credit", "sft_weight")
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in own}
         if values["steps_per_generation"] is None:
             del values["steps_per_generation"]
@@ -289,7 +292,7 @@ def config_from_dict(data: dict[str, Any], cls=SFTRunConfig, overrides: list[str
 # ---------------------------------------------------------------------------------------------------------------
 
 DTYPE_NAMES = ("bf16", "bfloat16", "fp16", "float16", "half", "fp32", "float32", "float")
-OPTIMIZERS = ("auto", "adamw_torch", "adamw_sr")
+OPTIMIZERS = ("auto", "adamw_torch", "adamw_sr", "sgd")
 
 
 def _at_least(value: float | int | None, minimum: float, key: str, *, optional: bool = False) -> None:
@@ -341,6 +344,8 @@ def check_values(config: SFTRunConfig) -> None:
         raise ConfigError("train.output_dir: a folder for checkpoints and the final model is required")
     if t.optimizer not in OPTIMIZERS:
         raise ConfigError(f"train.optimizer: unknown optimizer {t.optimizer!r}; choose one of {list(OPTIMIZERS)}")
+    if not 0 <= t.sgd_momentum < 1:
+        raise ConfigError(f"train.sgd_momentum: must be in [0, 1), got {t.sgd_momentum!r}")
     if isinstance(config, HPLRunConfig):
         _check_hpl(config.hpl)
 
@@ -351,6 +356,7 @@ def _check_hpl(settings: HPLSettings) -> None:
     _at_least(settings.num_iterations, 1, "hpl.num_iterations")
     _at_least(settings.steps_per_generation, 1, "hpl.steps_per_generation", optional=True)
     _at_least(settings.beta, 0, "hpl.beta")
+    _at_least(settings.sft_weight, 0, "hpl.sft_weight")
     _at_least(settings.top_k, 0, "hpl.top_k", optional=True)
     if not settings.temperature > 0:
         raise ConfigError(f"hpl.temperature: must be > 0, got {settings.temperature!r}")

@@ -33,6 +33,17 @@ IGNORE_INDEX = -100
 ANSWER_END = "<|im_end|>"
 
 
+def answer_token_ids(tokenizer, target: str) -> list[int]:
+    """The token ids the model is trained to write for ``target``: its text, then ``<|im_end|>``.
+
+    The one owner of the answer's tokens: the SFT collator and HPL's SFT term (``hpl.sft_weight``) both call it, so
+    the gold answer is the same sequence in both stages and is exactly what generation would have to produce.
+    """
+    return tokenizer(target, add_special_tokens=False)["input_ids"] + tokenizer(ANSWER_END, add_special_tokens=False)[
+        "input_ids"
+    ]
+
+
 class TrainingDataError(ValueError):
     """Training data that cannot be used; the message names the sample and the field."""
 
@@ -372,7 +383,6 @@ class VideoSFTCollator:
         self.max_length = max_length
         tokenizer = processor.tokenizer
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        self.end_ids = tokenizer(ANSWER_END, add_special_tokens=False)["input_ids"]
 
     def clip(self, row: Mapping[str, Any]) -> np.ndarray:
         sample_id = str(row.get("sample_id", "?"))
@@ -405,7 +415,7 @@ class VideoSFTCollator:
             target = row.get("target")
             if target is None:
                 raise TrainingDataError(f"sample {row.get('sample_id', '?')!r}: field 'target' is missing")
-            answer_ids = tokenizer(target, add_special_tokens=False)["input_ids"] + self.end_ids
+            answer_ids = answer_token_ids(tokenizer, target)
             ids = prompt_ids + answer_ids
             labels = [IGNORE_INDEX] * len(prompt_ids) + answer_ids
             if self.max_length is not None and len(ids) > self.max_length:

@@ -19,6 +19,7 @@ every ``train.save_steps`` with the config, data version and code version beside
       beta: 0.0                # KL to the starting (SFT) model; > 0 keeps a reference model
       fast_generation: false   # true: hieroaction.model.fast_generation instead of HF generate (same tokens)
       credit: sequence         # or level: each token's advantage from the levels it decides (rewards/credit.py)
+      sft_weight: 0.0          # > 0: plus this x the SFT loss of each clip's gold answer
       rewards:                 # hieroaction.rewards.RewardConfig
         mode: hierarchical     # or flat (the ablation)
         weights: {format: 0.1, action: 0.3, steps: 0.3, score: 0.3}
@@ -58,7 +59,9 @@ def prepare_hpl_datasets(config: HPLRunConfig) -> dict[str, Any]:
         nonlocal score_range
         if split == "train" and score_range is None and ready:
             score_range = score_range_of(ready)  # the training split's, never the eval split's
-        return build_rows(ready, with_target=False, with_prompt=True, score_range=score_range, settings=settings)
+        with_target = config.hpl.sft_weight > 0  # the gold answers of the SFT term
+        return build_rows(ready, with_target=with_target, with_prompt=True, score_range=score_range,
+                          settings=settings)
 
     result = split_datasets(data, rows_for)
     result["score_range"] = score_range
@@ -140,6 +143,7 @@ def run_hpl(config: HPLRunConfig | str | Path, overrides: list[str] | tuple[str,
             video_quarantine=run.quarantine,
             fast_generation=config.hpl.fast_generation,
             credit=config.hpl.credit,
+            sft_weight=config.hpl.sft_weight,
         )
     except ValueError as exc:  # trl's batch/generation consistency checks
         raise ConfigError(f"train/hpl: {exc}") from None

@@ -16,7 +16,9 @@ here, in a few lines, and tested against torch's AdamW (identical on float32 wei
 float32 trajectory where plain bf16 AdamW stalls).
 
 ``train.optimizer``: ``auto`` picks ``adamw_sr`` when any trainable weight is bf16/fp16 and torch's AdamW (fused on
-CUDA) when they are float32, as on a CPU; ``adamw_torch`` or ``adamw_sr`` force one.
+CUDA) when they are float32, as on a CPU; ``adamw_torch`` or ``adamw_sr`` force one. ``sgd`` is torch's SGD with
+momentum ``train.sgd_momentum``: each weight moves in proportion to its gradient, where Adam's first steps move every
+weight by about the learning rate whatever its gradient (see benchmarks/LEARNING.md, HPL settings tried).
 """
 
 from __future__ import annotations
@@ -99,10 +101,14 @@ def resolve_optimizer(model, name: str) -> str:
     return "adamw_sr" if low else "adamw_torch"
 
 
-def optimizer_for(model, name: str, args) -> tuple[str, tuple[type, dict[str, Any]] | None]:
+def optimizer_for(model, name: str, args, sgd_momentum: float = 0.0) -> tuple[str, tuple[type, dict[str, Any]] | None]:
     """(resolved name, ``(optimizer class, kwargs)`` for the Trainer, or None to keep the Trainer's own AdamW)."""
     resolved = resolve_optimizer(model, name)
     if resolved == "adamw_torch":
         return resolved, None
+    if resolved == "sgd":
+        if any(p.requires_grad and p.dtype in LOW_PRECISION for p in model.parameters()):
+            raise ValueError("train.optimizer sgd updates float32 weights only; bf16 weights need adamw_sr")
+        return resolved, (torch.optim.SGD, {"lr": args.learning_rate, "momentum": sgd_momentum})
     kwargs = {"lr": args.learning_rate, "betas": (args.adam_beta1, args.adam_beta2), "eps": args.adam_epsilon}
     return resolved, (AdamWStochasticRounding, kwargs)

@@ -185,7 +185,7 @@ def attach_optimizer(trainer, config: SFTRunConfig) -> str:
     """Give the trainer the optimizer of the precision policy (see :mod:`hieroaction.train.optim`); returns its name."""
     from hieroaction.train.optim import optimizer_for
 
-    name, cls_and_kwargs = optimizer_for(trainer.model, config.train.optimizer, trainer.args)
+    name, cls_and_kwargs = optimizer_for(trainer.model, config.train.optimizer, trainer.args, config.train.sgd_momentum)
     if cls_and_kwargs is not None:
         trainer.optimizer_cls_and_kwargs = cls_and_kwargs
     return name

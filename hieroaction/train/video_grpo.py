@@ -21,7 +21,11 @@ log-prob passes of the policy, the old policy and the reference model, so a vide
   :func:`~hieroaction.model.fast_generation.generate_from_shared_prompts` (each clip's prompt prefilled once for all
   its generations, a lean decode loop; the same tokens as ``generate`` for the same seed) instead of HF ``generate``;
 - with ``credit="level"`` gives each completion token the advantage of the reward levels its part of the answer
-  decides (:mod:`hieroaction.rewards.credit`, :mod:`hieroaction.train.level_credit`) instead of the whole answer's.
+  decides (:mod:`hieroaction.rewards.credit`, :mod:`hieroaction.train.level_credit`) instead of the whole answer's;
+- with ``sft_weight > 0`` adds ``sft_weight`` x the SFT loss of each clip's gold answer (rows need a ``target``) to
+  the GRPO loss: the policy keeps learning the gold answers while GRPO ranks its own, instead of drifting from them
+  on a few noisy rewards (:func:`gold_answer_loss`; the gold tokens are :func:`~hieroaction.train.data.answer_token_ids`,
+  the SFT collator's).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from hieroaction.model.fast_generation import DecodeSettings, generate_from_shar
 from hieroaction.model.tokens import suppressed_token_ids
 from hieroaction.rewards.credit import CREDIT_CLASSES, class_returns
 from hieroaction.train.clip_encoding import ClipEncodingCache
+from hieroaction.train.data import IGNORE_INDEX, answer_token_ids
 from hieroaction.train.level_credit import class_advantages, completion_classes, token_advantages
 from hieroaction.video.checks import ClipError, check_clip
 
@@ -94,6 +99,8 @@ class VideoGRPOTrainer(GRPOTrainer):
             generation setting it does not implement raises ``ValueError`` here, before training.
         credit: ``"sequence"`` (trl's one advantage per completion) or ``"level"`` (per token, from the levels of a
             :class:`~hieroaction.rewards.HierarchicalReward`, which must then be the only reward function).
+        sft_weight: weight of the gold answers' SFT loss added to the GRPO loss (0: GRPO alone); each clip counts
+            once, however many answers it has in the batch.
     """
 
     def __init__(
@@ -106,9 +113,13 @@ class VideoGRPOTrainer(GRPOTrainer):
         video_quarantine=None,
         fast_generation: bool = False,
         credit: str = "sequence",
+        sft_weight: float = 0.0,
         **kwargs,
     ):
+        if not sft_weight >= 0:
+            raise ValueError(f"sft_weight must be >= 0, got {sft_weight!r}")
         super().__init__(*args, **kwargs)
+        self.sft_weight = float(sft_weight)
         self.credit_reward = self._credit_reward(credit)
         # after trl built its reference model, so that model keeps its own, unwrapped encoder
         self.clip_cache = ClipEncodingCache(self.model, self.accelerator.autocast) if encode_clips_once else None
@@ -279,9 +290,38 @@ class VideoGRPOTrainer(GRPOTrainer):
             self._batch_videos = None
             self._tokenized_video = None
         output.update(split_video_fields(fields, device=self.accelerator.device))
+        if self.sft_weight > 0:
+            output.update(self._gold_fields(inputs))
         if self.credit_reward is not None:
             output["advantages"] = self._level_advantages(output)
         return output
+
+    # ------------------------------------------------------------------------------------------- gold SFT term
+    def _gold_fields(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        """Per row: the gold answer's token ids and whether the row is the first of its clip's group (the one row
+        whose gold answer is learned, so that each clip counts once)."""
+        first = self.accelerator.process_index * len(inputs)
+        ids, leads = [], []
+        for index, row in enumerate(inputs):
+            target = row.get("target")
+            if not isinstance(target, str) or not target:
+                raise VideoInputError(f"sample {self._row_id(row, index)!r}: field 'target' is missing (sft_weight > 0 "
+                                      "needs rows built with their gold answer)")
+            ids.append(torch.tensor(answer_token_ids(self._tokenizer, target), dtype=torch.long))
+            leads.append((first + index) % self.num_generations == 0)
+        return {"gold_ids": ids, "gold_lead": torch.tensor(leads, dtype=torch.bool, device=self.accelerator.device)}
+
+    def _gold_loss(self, model, inputs: Mapping[str, Any]) -> torch.Tensor | None:
+        """Mean token cross-entropy of the gold answers of this micro-batch's lead rows (None when it has none)."""
+        rows = [i for i, lead in enumerate(inputs["gold_lead"].tolist()) if lead]
+        if not rows:
+            return None
+        prompts = [inputs["prompt_ids"][i][inputs["prompt_mask"][i].bool()] for i in rows]
+        golds = [inputs["gold_ids"][i].to(prompts[0].device) for i in rows]
+        video = merge_video_fields({k: [inputs[k][i] for i in rows] for k in (*VIDEO_TENSOR_FIELDS, "num_videos")
+                                    if inputs.get(k) is not None})
+        return gold_answer_loss(model, prompts, golds, video, self._tokenizer.pad_token_id, self._mm_token_type_ids,
+                                self.accelerator.autocast)
 
     # ---------------------------------------------------------------------------------------------- level credit
     def _credit_reward(self, credit: str):
@@ -347,7 +387,15 @@ class VideoGRPOTrainer(GRPOTrainer):
 
     def _compute_loss(self, model, inputs):
         with self._video_scope(merge_video_fields(inputs)):
-            return super()._compute_loss(model, inputs)
+            loss = super()._compute_loss(model, inputs)
+        if self.sft_weight > 0:
+            gold = self._gold_loss(model, inputs)
+            if gold is not None:
+                mode = "train" if self.model.training else "eval"
+                self._metrics[mode]["sft_loss"].append(self.accelerator.gather(gold.detach()).mean().item())
+                normalizer = self.current_gradient_accumulation_steps if mode == "train" else 1.0
+                loss = loss + self.sft_weight * gold / normalizer
+        return loss
 
     # ------------------------------------------------------------------------------------------ log-prob pass
     def _get_per_token_logps_and_entropies(
@@ -425,6 +473,27 @@ class VideoGRPOTrainer(GRPOTrainer):
         if self._video_token_id is not None:
             types[ids == self._video_token_id] = 2
         return types
+
+
+def gold_answer_loss(model, prompts, golds, video, pad_id, mm_types, autocast=contextlib.nullcontext) -> torch.Tensor:
+    """SFT loss of gold answers after their prompts: each ``prompts[i] + golds[i]`` right-padded, labels on the gold
+    tokens only, the video of each row in ``video`` (merged :func:`split_video_fields` entries) -- the SFT
+    collator's layout, so the term is the SFT stage's loss on these clips."""
+    sequences = [torch.cat([p, g]) for p, g in zip(prompts, golds, strict=True)]
+    width = max(len(s) for s in sequences)
+    device = sequences[0].device
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long, device=device)
+    labels = torch.full_like(ids, IGNORE_INDEX)
+    attention = torch.zeros_like(ids)
+    for row, (prompt, sequence) in enumerate(zip(prompts, sequences, strict=True)):
+        ids[row, : len(sequence)] = sequence
+        attention[row, : len(sequence)] = 1
+        labels[row, len(prompt) : len(sequence)] = sequence[len(prompt) :]
+    model_inputs = {"input_ids": ids, "attention_mask": attention, "labels": labels, "mm_token_type_ids": mm_types(ids)}
+    if video is not None:
+        model_inputs.update({k: v for k, v in video.items() if k != "num_videos"})
+    with autocast():
+        return model(**model_inputs).loss
 
 
 def split_video_fields(fields: dict[str, Any] | None, device=None) -> dict[str, list]:

@@ -29,6 +29,18 @@ def test_variants_parse_into_a_name_and_overrides():
         sweep.parse_variant(":hpl.credit=level")
 
 
+def test_a_stage_sft_variant_is_the_sft_control():
+    sweep = _sweep()
+    name, extra = sweep.parse_variant("more-sft:stage=sft;train.learning_rate=1e-4")
+    assert sweep.variant_stage(extra) == ("sft", ["train.learning_rate=1e-4"])
+    assert sweep.variant_stage(sweep.parse_variant("g8:hpl.num_generations=8")[1]) == (
+        "hpl", ["hpl.num_generations=8"])
+    with pytest.raises(SystemExit, match="stage must be one of hpl, sft"):
+        sweep.parse_variant("x:stage=dpo")
+    with pytest.raises(SystemExit, match="given once"):
+        sweep.parse_variant("x:stage=sft;stage=hpl")
+
+
 def test_a_folder_without_a_finished_proof_is_refused_before_any_work(tmp_path):
     (tmp_path / "seed0").mkdir()
     with pytest.raises(SystemExit, match=r"not a finished learning-proof folder for seed 0 \(missing .*samples.jsonl"):

@@ -72,6 +72,7 @@ def _trainer(model_dir, tmp_path, rows, **overrides):
         disable_tqdm=True,
         seed=0,
     )
+    own = {k: overrides.pop(k) for k in ("sft_weight",) if k in overrides}
     settings.update(overrides)
     model = AutoModelForImageTextToText.from_pretrained(model_dir)
     processor = AutoProcessor.from_pretrained(model_dir)
@@ -82,6 +83,7 @@ def _trainer(model_dir, tmp_path, rows, **overrides):
         train_dataset=dataset,
         processing_class=processor,
         video_loader=lambda row: videos[row["sample_id"]],
+        **own,
     )
 
 
@@ -308,3 +310,41 @@ def test_grpo_step_encodes_each_clip_once_per_pass_and_scores_like_the_plain_pat
     # the trainer's scoring passes run under its bf16 autocast (also on the CPU): gradients agree to bf16 precision
     shared, plain = results[True][1], results[False][1]
     assert ((shared - plain).norm() / plain.norm()).item() < 1e-2
+
+
+def test_sft_term_is_the_sft_collators_loss_once_per_clip(tiny_checkpoint, tmp_path):
+    """``sft_weight``: the gold term of a micro-batch is the SFT stage's loss (the SFT collator's tokens, labels and
+    video) on the clips of its lead rows, one row per clip; and a training step with it runs."""
+    from transformers import AutoModelForImageTextToText
+
+    from hieroaction.train.data import VideoSFTCollator
+
+    rows = [dict(row, target=f"<action>10{i}b</action> gold answer {i}") for i, row in enumerate(_rows(2, seed=3))]
+    trainer = _trainer(tiny_checkpoint, tmp_path, rows, beta=0.0, steps_per_generation=1, sft_weight=0.5)
+    generation_batch = next(iter(trainer.get_train_dataloader()))
+    trainer.model.train()
+    with torch.no_grad():
+        micro = trainer._prepare_inputs(generation_batch)
+    leads = micro["gold_lead"].tolist()
+    assert sum(leads) == 1  # 4 rows = 1 clip x 4 answers: its gold answer counted once
+    lead = leads.index(True)
+    with torch.no_grad():
+        ours = trainer._gold_loss(trainer.model, micro)
+    sample = next(r for r in rows if torch.equal(
+        micro["gold_ids"][lead][:3], torch.tensor(trainer._tokenizer(r["target"], add_special_tokens=False)["input_ids"][:3])))
+    videos = {row["sample_id"]: row["video"] for row in rows}
+    collator = VideoSFTCollator(trainer.processing_class, clip_loader=lambda row: videos[row["sample_id"]],
+                                prompt_builder=lambda row: row["prompt"])
+    model = AutoModelForImageTextToText.from_pretrained(tiny_checkpoint).eval()
+    with torch.no_grad():
+        theirs = model(**collator([{k: v for k, v in sample.items() if k != "video"}])).loss
+    assert abs(ours.item() - theirs.item()) < 2e-2 * theirs.item()  # ours under the trainer's bf16 autocast
+
+    trainer.train()
+    assert any("sft_loss" in entry for entry in trainer.state.log_history)
+
+
+def test_sft_term_needs_the_gold_answers(tiny_checkpoint, tmp_path):
+    trainer = _trainer(tiny_checkpoint, tmp_path, _rows(2), beta=0.0, steps_per_generation=1, sft_weight=1.0)
+    with pytest.raises(VideoInputError, match="field 'target' is missing"):
+        trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
