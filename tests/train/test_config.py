@@ -48,7 +48,8 @@ def test_yaml_values_are_typed_and_overrides_apply(tmp_path):
         ({"data": {"frames": {"count": -3}}}, "data.frames: count must be >= 1"),
         ({"model": {"path": "preset:huge"}}, "model.path: unknown preset 'preset:huge'"),
         ({"model": {"dtype": "fp8"}}, "model.dtype: unknown dtype"),
-        ({"train": {"optimizer": "sgd"}}, "train.optimizer: unknown optimizer"),
+        ({"train": {"optimizer": "lion"}}, "train.optimizer: unknown optimizer"),
+        ({"train": {"sgd_momentum": 1.0}}, r"train.sgd_momentum: must be in \[0, 1\)"),
         ({"model": {"lora": {"r": -1}}}, "model.lora: r must be a positive integer"),
         ({"model": {"lora": {"lora_dropout": 1.5}}}, "model.lora: lora_dropout must be"),
         ({"model": {"lora": {"rank": 4}}}, "model.lora: .*rank"),
@@ -82,6 +83,8 @@ def test_hpl_section_is_typed_and_checked_at_load():
         config_from_dict({"hpl": {"rewards": {"style": 1}}}, HPLRunConfig)
     with pytest.raises(ConfigError, match="hpl.num_generations: must be >= 2"):
         config_from_dict({}, HPLRunConfig, overrides=["hpl.num_generations=1"])
+    with pytest.raises(ConfigError, match="hpl.sft_weight: must be >= 0"):
+        config_from_dict({}, HPLRunConfig, overrides=["hpl.sft_weight=-1"])
 
 
 def test_trl_arguments_are_mapped_one_way_for_both_stages():

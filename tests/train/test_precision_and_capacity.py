@@ -8,7 +8,12 @@ import yaml
 
 from hieroaction.cli import main as cli_main
 from hieroaction.train.capacity import GIB, SMALL_FILES_BYTES, DiskPlan
-from hieroaction.train.optim import AdamWStochasticRounding, resolve_optimizer, stochastic_round_to_bf16
+from hieroaction.train.optim import (
+    AdamWStochasticRounding,
+    optimizer_for,
+    resolve_optimizer,
+    stochastic_round_to_bf16,
+)
 
 
 def test_stochastic_rounding_is_unbiased_and_lands_on_a_neighbour():
@@ -58,6 +63,22 @@ def test_auto_optimizer_follows_the_weights_dtype():
     assert resolve_optimizer(model, "auto") == "adamw_torch"
     assert resolve_optimizer(model.to(torch.bfloat16), "auto") == "adamw_sr"
     assert resolve_optimizer(model, "adamw_torch") == "adamw_torch"
+
+
+def test_sgd_moves_each_weight_by_its_gradient_and_refuses_bf16_weights():
+    from types import SimpleNamespace
+
+    args = SimpleNamespace(learning_rate=0.1, adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8)
+    model = torch.nn.Linear(3, 1, bias=False)
+    name, (cls, kwargs) = optimizer_for(model, "sgd", args, sgd_momentum=0.5)
+    assert (name, cls, kwargs) == ("sgd", torch.optim.SGD, {"lr": 0.1, "momentum": 0.5})
+    optimizer = cls(model.parameters(), **kwargs)
+    before = model.weight.detach().clone()
+    model.weight.grad = torch.tensor([[1.0, 0.0, -1e-3]])
+    optimizer.step()
+    assert torch.allclose(model.weight - before, torch.tensor([[-0.1, 0.0, 1e-4]]), atol=1e-6)  # Adam: all three by 0.1
+    with pytest.raises(ValueError, match="float32 weights only"):
+        optimizer_for(model.to(torch.bfloat16), "sgd", args)
 
 
 def test_disk_plan_counts_rotation_and_the_final_model():
