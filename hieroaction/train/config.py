@@ -113,6 +113,7 @@ class TrainConfig:
     cpu_threads: int | None = None  # torch intra-op threads on a CPU run (1 is fastest on a shared, busy machine)
     optimizer: str = "auto"  # auto | adamw_torch | adamw_sr | sgd (see hieroaction.train.optim)
     sgd_momentum: float = 0.0  # momentum of the sgd optimizer
+    optimizer_state: str | None = None  # a checkpoint-N folder: start with its optimizer's moments (hieroaction.train.optim)
     extra: dict[str, Any] = field(default_factory=dict)  # passed verbatim to trl's SFTConfig/GRPOConfig
 
 

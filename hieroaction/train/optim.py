@@ -24,6 +24,7 @@ weight by about the learning rate whatever its gradient (see benchmarks/LEARNING
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -112,3 +113,55 @@ def optimizer_for(model, name: str, args, sgd_momentum: float = 0.0) -> tuple[st
         return resolved, (torch.optim.SGD, {"lr": args.learning_rate, "momentum": sgd_momentum})
     kwargs = {"lr": args.learning_rate, "betas": (args.adam_beta1, args.adam_beta2), "eps": args.adam_epsilon}
     return resolved, (AdamWStochasticRounding, kwargs)
+
+
+OPTIMIZER_STATE_FILE = "optimizer.pt"  # what transformers writes into every checkpoint-N folder
+
+
+def optimizer_state_file(path: str | Path) -> Path:
+    """``path`` itself or ``path/optimizer.pt``; one clear line when there is none."""
+    path = Path(path)
+    file = path / OPTIMIZER_STATE_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise ValueError(f"train.optimizer_state: {file} not found (give a checkpoint-N folder saved with its optimizer)")
+    return file
+
+
+def moments_from(file: Path, current: dict[str, Any]) -> dict[str, Any]:
+    """The per-weight state (Adam's moments and step counts) of a saved optimizer, with ``current``'s settings.
+
+    Only the moments carry over: learning rate, betas, epsilon and decay stay this run's (a checkpoint at the end of a
+    cosine schedule would otherwise start this run at its learning rate of ~0). Loaded with ``weights_only`` (tensors
+    and numbers only: an optimizer file is a pickle, and a hostile one must not run code).
+    """
+    try:
+        saved = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or hostile file: one line, not a traceback
+        raise ValueError(f"train.optimizer_state: {file} is not a loadable optimizer state ({type(exc).__name__})") from None
+    groups = saved.get("param_groups") if isinstance(saved, dict) else None
+    if not isinstance(groups, list) or not isinstance(saved.get("state"), dict):
+        raise ValueError(f"train.optimizer_state: {file} holds no optimizer state_dict")
+    shapes = [len(g.get("params", ())) for g in groups]
+    wanted = [len(g["params"]) for g in current["param_groups"]]
+    if shapes != wanted:
+        raise ValueError(f"train.optimizer_state: {file} covers parameter groups of {shapes} weights, this model trains "
+                         f"{wanted}: a checkpoint of another model or other frozen parts")
+    merged = [dict(now, params=old["params"]) for now, old in zip(current["param_groups"], groups, strict=True)]
+    return {"state": saved["state"], "param_groups": merged}
+
+
+def start_from_moments(trainer, path: str | Path) -> Path:
+    """Create the trainer's optimizer now and give it the moments saved in ``path`` (see :func:`moments_from`);
+    returns the file. transformers keeps an optimizer that exists when training starts.
+
+    Why: HPL starts from an SFT model whose learning rate had decayed to ~0. A fresh Adam's first updates move every
+    weight by about the learning rate whatever its gradient (its second moment starts at the first gradient squared);
+    SFT's own moments scale each weight's update by the size of the gradients it had.
+    """
+    file = optimizer_state_file(path)
+    optimizer = trainer.create_optimizer()
+    try:
+        optimizer.load_state_dict(moments_from(file, optimizer.state_dict()))
+    except (KeyError, RuntimeError, TypeError) as exc:  # the groups matched, their tensors do not
+        raise ValueError(f"train.optimizer_state: {file} does not fit this model's weights ({exc})") from None
+    return file

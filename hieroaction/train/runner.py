@@ -220,6 +220,13 @@ def train_and_save(trainer, run: PreparedRun, config, stage: str, plan: str, ext
 
     optimizer = attach_optimizer(trainer, config)
     resume = resolve_resume(config)
+    if config.train.optimizer_state and resume is None:  # a resumed run has its own moments
+        from hieroaction.train.optim import start_from_moments
+
+        try:
+            optimizer += f" with the moments of {start_from_moments(trainer, config.train.optimizer_state)}"
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     in_training = run.output_dir / TRAINING_QUARANTINE_FILE
     if resume is None and is_rank_zero():
         in_training.unlink(missing_ok=True)  # a fresh start: an earlier run's failures are not this run's

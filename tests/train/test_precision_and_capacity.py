@@ -116,3 +116,53 @@ def test_an_impossible_run_is_refused_before_step_1(sft_workspace, capsys, monke
     from pathlib import Path
 
     assert not list(Path(out).glob("checkpoint-*"))
+
+
+def _trainer_of(model, tmp_path, lr=1e-3):
+    from transformers import Trainer, TrainingArguments
+
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), learning_rate=lr, use_cpu=True, report_to=[])
+    return Trainer(model=model, args=args)
+
+
+def test_optimizer_state_carries_the_moments_and_keeps_this_runs_settings(tmp_path):
+    from hieroaction.train.optim import start_from_moments
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4))
+    earlier = _trainer_of(model, tmp_path, lr=5e-2).create_optimizer()  # the groups the Trainer builds (decay or not)
+    for _ in range(3):
+        model(torch.randn(2, 4)).sum().backward()
+        earlier.step()
+    (tmp_path / "checkpoint-3").mkdir()
+    torch.save(earlier.state_dict(), tmp_path / "checkpoint-3" / "optimizer.pt")
+
+    trainer = _trainer_of(model, tmp_path, lr=1e-5)
+    start_from_moments(trainer, tmp_path / "checkpoint-3")
+    state = trainer.optimizer.state_dict()
+    assert len(state["param_groups"]) == 2
+    assert all(group["lr"] == 1e-5 for group in state["param_groups"])  # this run's, not the saved 5e-2
+    loaded = [s["exp_avg_sq"] for s in state["state"].values()]
+    saved = [earlier.state[p]["exp_avg_sq"] for p in model.parameters()]
+    assert sorted(t.sum().item() for t in loaded) == pytest.approx(sorted(t.sum().item() for t in saved))
+    assert all(int(s["step"]) == 3 for s in state["state"].values())
+
+
+def test_optimizer_state_of_another_model_or_a_hostile_file_is_refused_in_one_line(tmp_path):
+    from hieroaction.train.optim import start_from_moments
+
+    other = torch.nn.Linear(4, 4)
+    torch.save(torch.optim.AdamW(other.parameters()).state_dict(), tmp_path / "optimizer.pt")
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 4))
+    with pytest.raises(ValueError, match=r"covers parameter groups of \[\d+(, \d+)*\] weights, this model trains"):
+        start_from_moments(_trainer_of(model, tmp_path), tmp_path)
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("code ran",))
+
+    torch.save({"state": {}, "param_groups": [], "x": Payload()}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="is not a loadable optimizer state"):
+        start_from_moments(_trainer_of(model, tmp_path), tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="not found"):
+        start_from_moments(_trainer_of(model, tmp_path), tmp_path / "missing")
