@@ -159,6 +159,8 @@ def start_from_moments(trainer, path: str | Path) -> Path:
     SFT's own moments scale each weight's update by the size of the gradients it had.
     """
     file = optimizer_state_file(path)
+    if getattr(trainer, "is_deepspeed_enabled", False) or getattr(trainer, "is_fsdp_enabled", False):
+        raise ValueError("train.optimizer_state: DeepSpeed and FSDP shard the optimizer; use it on one process or DDP")
     optimizer = trainer.create_optimizer()
     try:
         optimizer.load_state_dict(moments_from(file, optimizer.state_dict()))

@@ -166,3 +166,15 @@ def test_optimizer_state_of_another_model_or_a_hostile_file_is_refused_in_one_li
         start_from_moments(_trainer_of(model, tmp_path), tmp_path / "evil.pt")
     with pytest.raises(ValueError, match="not found"):
         start_from_moments(_trainer_of(model, tmp_path), tmp_path / "missing")
+
+
+def test_optimizer_state_is_refused_where_the_optimizer_is_sharded(tmp_path):
+    from types import SimpleNamespace
+
+    from hieroaction.train.optim import start_from_moments
+
+    torch.save(torch.optim.AdamW(torch.nn.Linear(2, 2).parameters()).state_dict(), tmp_path / "optimizer.pt")
+    sharded = SimpleNamespace(is_deepspeed_enabled=True, is_fsdp_enabled=False,
+                              create_optimizer=lambda: pytest.fail("the optimizer must not be built"))
+    with pytest.raises(ValueError, match="DeepSpeed and FSDP shard the optimizer"):
+        start_from_moments(sharded, tmp_path)
