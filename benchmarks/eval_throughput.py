@@ -20,6 +20,7 @@ import platform
 import sys
 import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     card = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     print(f"model: {source} ({parameters / 1e6:.1f}M parameters, {next(model.parameters()).dtype}), device: {card}")
     print(f"{len(clips)} rendered videos, {args.frames} frames {args.size}x{args.size}, "
-          f"{args.max_new_tokens} new tokens each (forced), greedy; transformers {_version('transformers')}, "
+          f"{args.max_new_tokens} new tokens each (forced), greedy; transformers {version('transformers')}, "
           f"torch {torch.__version__}")
     print()
     print("| batch size | seconds | videos/s | new tokens/s | × one-at-a-time | same text as one-at-a-time |")
@@ -106,12 +107,6 @@ def main(argv: list[str] | None = None) -> int:
         label = "1 (one at a time)" if batch == 1 else str(batch)
         print(f"| {label} | {seconds:.2f} | {vps:.2f} | {tps:.0f} | {ratio:.2f} | {'yes' if same else 'no'} |")
     return 0
-
-
-def _version(name: str) -> str:
-    from importlib.metadata import version
-
-    return version(name)
 
 
 if __name__ == "__main__":

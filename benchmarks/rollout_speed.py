@@ -29,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                   "parameters": sum(p.numel() for p in model.parameters()), "dtype": str(model.dtype)},
         "frames": {"count": args.frames, "size": args.size},
         "sampling": {"temperature": 0.7, "forced_length": True},
-        "libraries": {"torch": torch.__version__, "transformers": _version("transformers")},
+        "libraries": {"torch": torch.__version__, "transformers": version("transformers")},
         "cases": cases,
         "wall_s": round(time.perf_counter() - started, 1),
     }
@@ -205,12 +206,6 @@ def main(argv: list[str] | None = None) -> int:
               f"| {r['fast_tokens_per_s']:.0f} | {r['ratio_median']:.2f} ({rounds}) | {'yes' if r['same_tokens'] else 'no'} |")
     print(f"wrote {out} ({report['wall_s']} s)")
     return 0
-
-
-def _version(name: str) -> str:
-    from importlib.metadata import version
-
-    return version(name)
 
 
 if __name__ == "__main__":

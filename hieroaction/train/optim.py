@@ -94,12 +94,16 @@ class AdamWStochasticRounding(torch.optim.Optimizer):
         return loss
 
 
+def trains_low_precision(model) -> bool:
+    """True when some trainable weight is bf16/fp16 (what the choice of optimizer depends on)."""
+    return any(p.requires_grad and p.dtype in LOW_PRECISION for p in model.parameters())
+
+
 def resolve_optimizer(model, name: str) -> str:
     """``auto`` -> ``adamw_sr`` when a trainable weight is bf16/fp16, else ``adamw_torch``."""
     if name != "auto":
         return name
-    low = any(p.requires_grad and p.dtype in LOW_PRECISION for p in model.parameters())
-    return "adamw_sr" if low else "adamw_torch"
+    return "adamw_sr" if trains_low_precision(model) else "adamw_torch"
 
 
 def optimizer_for(model, name: str, args, sgd_momentum: float = 0.0) -> tuple[str, tuple[type, dict[str, Any]] | None]:
@@ -108,7 +112,7 @@ def optimizer_for(model, name: str, args, sgd_momentum: float = 0.0) -> tuple[st
     if resolved == "adamw_torch":
         return resolved, None
     if resolved == "sgd":
-        if any(p.requires_grad and p.dtype in LOW_PRECISION for p in model.parameters()):
+        if trains_low_precision(model):
             raise ValueError("train.optimizer sgd updates float32 weights only; bf16 weights need adamw_sr")
         return resolved, (torch.optim.SGD, {"lr": args.learning_rate, "momentum": sgd_momentum})
     kwargs = {"lr": args.learning_rate, "betas": (args.adam_beta1, args.adam_beta2), "eps": args.adam_epsilon}

@@ -298,8 +298,8 @@ class VideoGRPOTrainer(GRPOTrainer):
 
     # ------------------------------------------------------------------------------------------- gold SFT term
     def _gold_fields(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
-        """Per row: the gold answer's token ids and whether the row is the first of its clip's group (the one row
-        whose gold answer is learned, so that each clip counts once)."""
+        """Per row: whether the row is the first of its clip's group (the one row whose gold answer is learned, so that
+        each clip counts once) and, for those rows only, the gold answer's token ids (empty for the other repeats)."""
         first = self.accelerator.process_index * len(inputs)
         ids, leads = [], []
         for index, row in enumerate(inputs):
@@ -307,8 +307,9 @@ class VideoGRPOTrainer(GRPOTrainer):
             if not isinstance(target, str) or not target:
                 raise VideoInputError(f"sample {self._row_id(row, index)!r}: field 'target' is missing (sft_weight > 0 "
                                       "needs rows built with their gold answer)")
-            ids.append(torch.tensor(answer_token_ids(self._tokenizer, target), dtype=torch.long))
-            leads.append((first + index) % self.num_generations == 0)
+            lead = (first + index) % self.num_generations == 0
+            ids.append(torch.tensor(answer_token_ids(self._tokenizer, target) if lead else [], dtype=torch.long))
+            leads.append(lead)
         return {"gold_ids": ids, "gold_lead": torch.tensor(leads, dtype=torch.bool, device=self.accelerator.device)}
 
     def _gold_loss(self, model, inputs: Mapping[str, Any]) -> torch.Tensor | None:
