@@ -56,16 +56,6 @@ def variant_stage(extra: list[str]) -> tuple[str, list[str]]:
     return stage, [part for part in extra if not part.startswith("stage=")]
 
 
-def seed_folder(work: Path, seed: int) -> Path:
-    """The seed's folder of a finished proof, or one line saying what is missing."""
-    folder = work / f"seed{seed}"
-    needed = [folder / "samples.jsonl", folder / "sft" / "final", folder / "answers.json", work / "test" / "samples.jsonl"]
-    missing = [str(p) for p in needed if not p.exists()]
-    if missing:
-        raise SystemExit(f"{work}: not a finished learning-proof folder for seed {seed} (missing {', '.join(missing)})")
-    return folder
-
-
 def run_variant(job: tuple[proof.Plan, Path, Path, int, str, list[str], Path]) -> dict[str, Any]:
     """Train one variant from the seed's SFT model and answer the held-out dives (runs in its own process)."""
     plan, work, folder, seed, name, extra, out_root = job
@@ -158,7 +148,7 @@ def main(argv=None) -> int:
         raise SystemExit("--variant names must be distinct (each names its run folder)")
     proof.check_device(args.device)
     work = Path(args.work).resolve()
-    folder = seed_folder(work, args.seed)
+    folder = proof.seed_folder(work, args.seed)
     if args.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
     proof_args = argparse.Namespace(quick=False, preset=args.preset, device=args.device, seeds=[args.seed], train=0,

@@ -146,6 +146,16 @@ def train_samples(n: int, seed: int):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def seed_folder(work: Path, seed: int) -> Path:
+    """The seed's folder of a finished proof in ``work``, or one line saying what is missing (before any work)."""
+    folder = work / f"seed{seed}"
+    needed = [folder / "samples.jsonl", folder / "sft" / "final", folder / "answers.json", work / "test" / "samples.jsonl"]
+    missing = [str(p) for p in needed if not p.exists()]
+    if missing:
+        raise SystemExit(f"{work}: not a finished learning-proof folder for seed {seed} (missing {', '.join(missing)})")
+    return folder
+
+
 def timed(fn, *args, **kwargs):
     wall, cpu = time.perf_counter(), time.process_time()
     result = fn(*args, **kwargs)
@@ -171,8 +181,10 @@ def overrides(plan: Plan, folder: Path, table: Path, out: Path, steps: int, mode
     ]
 
 
-def answers(model_dir: Path, test, train, test_dir: Path, settings, reward_config, plan: Plan) -> dict[str, Any]:
-    """Greedy answers on every held-out dive: per-sample records (the report's path) and hierarchical rewards."""
+def answers(model_dir: Path, test, train, test_dir: Path, settings, reward_config, plan: Plan,
+            sampling: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Greedy answers on every held-out dive: per-sample records (the report's path) and hierarchical rewards. With
+    ``sampling`` (GenerationSettings fields: temperature, top_p, top_k, seed) the answers are sampled instead."""
     from hieroaction.evaluate.inference import GenerationSettings, generate_assessments
     from hieroaction.metrics.assessment import fallback_score, records_from_completions
     from hieroaction.model.loading import load_model
@@ -191,7 +203,8 @@ def answers(model_dir: Path, test, train, test_dir: Path, settings, reward_confi
         processor,
         lambda i: loader(rows[i]),
         [r["prompt"] for r in rows],
-        GenerationSettings(max_new_tokens=plan.max_new_tokens, batch_size=plan.eval_batch, device=plan.device),
+        GenerationSettings(max_new_tokens=plan.max_new_tokens, batch_size=plan.eval_batch, device=plan.device,
+                           **({"do_sample": True, **sampling} if sampling else {})),
         progress=False,
         ids=[r["sample_id"] for r in rows],
     )

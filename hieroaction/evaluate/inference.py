@@ -35,6 +35,12 @@ class GenerationSettings:
     min_new_tokens: int | None = None  # benchmarks set it = max_new_tokens so every answer costs the same
     batch_size: int = 8
     do_sample: bool = False  # greedy: deterministic
+    # With do_sample only (None: the checkpoint's generation_config). Sampling the way HPL's rollouts sample (its
+    # temperature, top_p, top_k) measures the policy HPL optimises rather than its greedy answer.
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None  # 0: no top-k filter
+    seed: int | None = None  # with do_sample: torch's generator is seeded with it before the first clip
     num_beams: int = 1
     repetition_penalty: float = 1.0
     suppress_vision_tokens: bool = True
@@ -127,6 +133,9 @@ def generate_batch(model, processor, clips: Sequence[np.ndarray], prompts: Seque
         kwargs["suppress_tokens"] = suppressed_token_ids(processor.tokenizer, getattr(model, "config", None))
     if not settings.do_sample:  # keep the checkpoint's generation_config from re-enabling sampling knobs
         kwargs.update(temperature=None, top_p=None, top_k=None)
+    else:
+        kwargs.update({k: getattr(settings, k) for k in ("temperature", "top_p", "top_k")
+                       if getattr(settings, k) is not None})
     start = time.perf_counter()
     from transformers import LogitsProcessorList
 
@@ -190,6 +199,11 @@ def generate_assessments(
     from tqdm.auto import tqdm
 
     settings = settings or GenerationSettings()
+    check_sampling(settings)
+    if settings.do_sample and settings.seed is not None:
+        import torch
+
+        torch.manual_seed(settings.seed)
     total = len(prompts)
     fetch = clips if callable(clips) else clips.__getitem__
     result = GenerationOutput(completions=[None] * total, completion_ids=[[] for _ in range(total)],
@@ -217,6 +231,19 @@ def generate_assessments(
                 result.seconds += batch.seconds
             bar.update(len(index))
     return result
+
+
+def check_sampling(settings: GenerationSettings) -> None:
+    """Refuse sampling knobs without sampling (they would be silently ignored) and values ``generate`` rejects."""
+    knobs = {k: getattr(settings, k) for k in ("temperature", "top_p", "top_k", "seed") if getattr(settings, k) is not None}
+    if knobs and not settings.do_sample:
+        raise ValueError(f"generation settings {sorted(knobs)} only apply with do_sample=True")
+    if settings.temperature is not None and not settings.temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {settings.temperature!r}")
+    if settings.top_p is not None and not 0 < settings.top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {settings.top_p!r}")
+    if settings.top_k is not None and settings.top_k < 0:
+        raise ValueError(f"top_k must be >= 0, got {settings.top_k!r}")
 
 
 def _checked_clip(fetch: Callable[[int], np.ndarray], i: int, name: str) -> np.ndarray:

@@ -85,3 +85,33 @@ def test_the_shared_decode_loop_gives_generates_text_and_generate_serves_what_it
     assert min(fast.completion_tokens) >= 4 and len(set(fast.prompt_tokens)) == 3
     generate_batch(model, processor, clips, prompts, GenerationSettings(max_new_tokens=4, repetition_penalty=1.3))
     assert calls == [1, 1]
+
+
+def test_sampling_follows_its_settings_and_seed(tiny_model):
+    """Sampled answers (the distribution HPL trains) are reproducible from their seed, and the temperature given here
+    is the one decoded with: near zero, sampling is greedy; at 1 the random tiny model's samples are not."""
+    model, processor = tiny_model
+    clips, prompts = clips_and_prompts()
+    greedy = generate_assessments(model, processor, clips, prompts, GenerationSettings(max_new_tokens=12),
+                                  progress=False)
+
+    def sampled(**kwargs):
+        settings = GenerationSettings(max_new_tokens=12, do_sample=True, top_k=0, **kwargs)
+        return generate_assessments(model, processor, clips, prompts, settings, progress=False).completion_ids
+
+    assert sampled(seed=3, temperature=1.0) == sampled(seed=3, temperature=1.0)
+    assert sampled(seed=3, temperature=1.0) != sampled(seed=4, temperature=1.0)
+    assert sampled(seed=3, temperature=1.0) != greedy.completion_ids
+    assert sampled(seed=3, temperature=1e-4) == greedy.completion_ids
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(temperature=0.7), "only apply with do_sample=True"),
+    (dict(seed=1), "only apply with do_sample=True"),
+    (dict(do_sample=True, temperature=0.0), "temperature must be > 0"),
+    (dict(do_sample=True, top_p=1.5), "top_p must be in"),
+    (dict(do_sample=True, top_k=-1), "top_k must be >= 0"),
+])
+def test_sampling_knobs_that_would_be_ignored_or_rejected_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        generate_assessments(None, None, [], [], GenerationSettings(**kwargs), progress=False)

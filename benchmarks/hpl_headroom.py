@@ -1,0 +1,210 @@
+"""Greedy against sampled answers: does HPL improve the policy it trains, and what could a choice among samples gain?
+
+Why: the learning proof scores each model's greedy answer, while HPL optimises the expected reward of answers
+*sampled* at its temperature. When HPL's greedy answers do not improve, this tells apart "GRPO did not improve what it
+optimises on new dives" from "it did, but the greedy answer did not follow". Per system of a finished proof (the
+seed's SFT and HPL models, plus any checkpoint given with ``--system``, e.g. a sweep variant), on the same held-out
+dives, with the hierarchical reward of ``configs/train/hpl_<preset>.yaml``:
+
+- the greedy answer's reward (the proof's figure);
+- the mean reward of ``--samples`` answers per dive sampled as HPL's rollouts sample (its temperature, top_p, top_k):
+  HPL's own objective on dives it never trained on;
+- the best of those answers per dive: what a perfect reranker of the samples would reach (headroom, not a result);
+- each system minus the first (SFT) as 95% paired-bootstrap intervals of the greedy and the sampled reward.
+
+    .venv/bin/python benchmarks/hpl_headroom.py --work runs/learning_proof --seed 0 --samples 6 --parallel 2 \\
+        --system level-kl=runs/learning_proof/sweep_seed0/level-t0.4-kl0.04/final
+
+Writes ``benchmarks/results/hpl_headroom.json`` (``--json``) and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import learning_proof as proof  # noqa: E402  (the proof's data, answers and report functions)
+
+LEVELS = ("format", "action", "steps", "score")
+
+
+def parse_system(text: str) -> tuple[str, Path]:
+    """``NAME=PATH`` of a saved model folder, refused in one line when it is not one."""
+    name, _, path = text.partition("=")
+    if not name.strip() or not path.strip():
+        raise SystemExit(f"--system {text!r}: expected NAME=PATH")
+    folder = Path(path).expanduser().resolve()
+    if not (folder / "config.json").is_file():
+        raise SystemExit(f"--system {text!r}: {folder} is not a saved model folder (no config.json)")
+    return name.strip(), folder
+
+
+def sampling_settings(hpl_config: Path, temperature: float | None) -> dict[str, Any]:
+    """How HPL's rollouts sample (``hpl.temperature``, ``top_p``, ``top_k``; ``temperature`` overrides), as
+    GenerationSettings fields. An unset top_k stays unset: generate then fills it from the checkpoint's generation
+    config and transformers' defaults, as it does for HPL's rollouts (docs/STACK.md)."""
+    from hieroaction.train.config import HPLRunConfig, load_config
+
+    hpl = load_config(hpl_config, HPLRunConfig, []).hpl
+    settings = {"temperature": float(temperature if temperature is not None else hpl.temperature),
+                "top_p": float(hpl.top_p)}
+    if hpl.top_k is not None:
+        settings["top_k"] = int(hpl.top_k)
+    return settings
+
+
+def answer_system(job: tuple[proof.Plan, Path, Path, str, Path, int, dict[str, Any]]) -> dict[str, Any]:
+    """One system's greedy answers and ``samples`` sampled answers per held-out dive (runs in its own process)."""
+    plan, work, folder, name, model_dir, samples, sampling = job
+    import torch
+
+    from hieroaction.datasets import read_jsonl
+    from hieroaction.train.config import FramesConfig, HPLRunConfig, load_config
+    from hieroaction.train.data import frame_settings
+    from hieroaction.train.entry import setup_logging
+
+    setup_logging()
+    if plan.cpu_threads:
+        torch.set_num_threads(plan.cpu_threads)
+    train, test = read_jsonl(folder / "samples.jsonl"), read_jsonl(work / "test" / "samples.jsonl")
+    settings = frame_settings(FramesConfig(**plan.frames))
+    reward_config = load_config(plan.hpl_config, HPLRunConfig, []).hpl.reward_config()
+
+    def run(sample_settings=None):
+        return proof.answers(model_dir, test, train, work / "test", settings, reward_config, plan, sample_settings)
+
+    greedy = run()
+    sampled = [run({**sampling, "seed": 1000 + k}) for k in range(samples)]
+    return {"name": name, "model": str(model_dir), "greedy": greedy,
+            "sampled_rewards": [s["rewards"] for s in sampled],
+            "sampled_levels": [s["reward_levels"] for s in sampled]}
+
+
+def summarize(result: dict[str, Any], n_boot: int) -> dict[str, Any]:
+    """Greedy, sampled-mean and best-of-K rewards with their 95% bootstrap intervals, and per-level means."""
+    import numpy as np
+
+    from hieroaction.metrics.bootstrap import mean_interval
+
+    greedy = np.asarray(result["greedy"]["rewards"], dtype=float)
+    sampled = np.asarray(result["sampled_rewards"], dtype=float)  # (K, dives)
+    return {
+        "n": int(greedy.size), "samples": int(sampled.shape[0]),
+        "greedy_reward": mean_interval(greedy.tolist(), n_boot=n_boot).to_dict(),
+        "sampled_reward": mean_interval(sampled.mean(axis=0).tolist(), n_boot=n_boot).to_dict(),
+        "best_of_k_reward": mean_interval(sampled.max(axis=0).tolist(), n_boot=n_boot).to_dict(),
+        "sample_beats_greedy": float((sampled > greedy[None, :]).mean()),
+        "greedy_levels": {k: float(np.mean(result["greedy"]["reward_levels"][k])) for k in LEVELS},
+        "sampled_levels": {k: float(np.mean([np.mean(s[k]) for s in result["sampled_levels"]])) for k in LEVELS},
+    }
+
+
+def paired(baseline: dict[str, Any], other: dict[str, Any], n_boot: int) -> dict[str, Any]:
+    """``other - baseline`` on the same dives: greedy reward and per-dive mean sampled reward."""
+    import numpy as np
+
+    from hieroaction.metrics.bootstrap import paired_mean_interval
+
+    def per_dive_mean(r):
+        return np.asarray(r["sampled_rewards"], dtype=float).mean(axis=0).tolist()
+
+    return {"greedy_reward": paired_mean_interval(baseline["greedy"]["rewards"], other["greedy"]["rewards"],
+                                                  n_boot=n_boot).to_dict(),
+            "sampled_reward": paired_mean_interval(per_dive_mean(baseline), per_dive_mean(other),
+                                                   n_boot=n_boot).to_dict()}
+
+
+def markdown(report: dict[str, Any]) -> str:
+    def ci(p: dict[str, Any], sign: str = "") -> str:
+        return f"{p['estimate']:{sign}.3f} [{p['low']:{sign}.3f}, {p['high']:{sign}.3f}]"
+
+    s = report["sampling"]
+    lines = [f"seed {report['seed']}, {report['samples']} sampled answers per dive (temperature {s['temperature']}, "
+             f"top_p {s['top_p']}, top_k {s.get('top_k', 'unset')}), {report['systems'][0]['summary']['n']} held-out dives", "",
+             "| system | greedy reward | sampled reward | best of K | sample beats greedy | greedy - first | "
+             "sampled - first |", "|---|---|---|---|---|---|---|"]
+    for system in report["systems"]:
+        m, d = system["summary"], system.get("minus_first")
+        gain = (f"{ci(d['greedy_reward'], '+')} | {ci(d['sampled_reward'], '+')}" if d else "— | —")
+        lines.append(f"| {system['name']} | {ci(m['greedy_reward'])} | {ci(m['sampled_reward'])} | "
+                     f"{ci(m['best_of_k_reward'])} | {m['sample_beats_greedy']:.3f} | {gain} |")
+    lines += ["", "| system | " + " | ".join(f"{k} greedy / sampled" for k in LEVELS) + " |",
+              "|---|" + "---|" * len(LEVELS)]
+    for system in report["systems"]:
+        m = system["summary"]
+        lines.append(f"| {system['name']} | " + " | ".join(
+            f"{m['greedy_levels'][k]:.3f} / {m['sampled_levels'][k]:.3f}" for k in LEVELS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", required=True, help="a finished learning_proof.py working folder")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--preset", default="small", help="configs/train/hpl_<preset>.yaml: reward and sampling")
+    parser.add_argument("--system", action="append", default=[],
+                        help="NAME=PATH of another saved model to measure (after the seed's sft and hpl)")
+    parser.add_argument("--samples", type=int, default=6, help="sampled answers per dive and system")
+    parser.add_argument("--temperature", type=float, default=None, help="default: the HPL config's")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--parallel", type=int, default=1, help="systems answered at once (processes)")
+    parser.add_argument("--cpu-threads", dest="cpu_threads", type=int, default=1)
+    parser.add_argument("--eval-batch", dest="eval_batch", type=int, default=8)
+    parser.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=320)
+    parser.add_argument("--n-boot", dest="n_boot", type=int, default=1000)
+    parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "hpl_headroom.json"), help="or -")
+    args = parser.parse_args(argv)
+    if args.samples < 1:
+        raise SystemExit("--samples must be at least 1")
+    if args.temperature is not None and not args.temperature > 0:
+        raise SystemExit("--temperature must be > 0")
+    proof.check_device(args.device)
+    work = Path(args.work).resolve()
+    folder = proof.seed_folder(work, args.seed)
+    systems = [("sft", folder / "sft" / "final")]
+    if (folder / "hpl" / "final" / "config.json").is_file():
+        systems.append(("hpl", folder / "hpl" / "final"))
+    systems += [parse_system(text) for text in args.system]
+    if len({name for name, _ in systems}) != len(systems):
+        raise SystemExit("--system names must be distinct and not sft or hpl")
+    if args.device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    proof_args = argparse.Namespace(quick=False, preset=args.preset, device=args.device, seeds=[args.seed], train=0,
+                                    test=0, sft_steps=None, hpl_steps=None, max_new_tokens=args.max_new_tokens,
+                                    n_boot=args.n_boot, parallel=1, cpu_threads=args.cpu_threads,
+                                    eval_batch=args.eval_batch)
+    plan = proof.plan_from_args(proof_args)
+    sampling = sampling_settings(plan.hpl_config, args.temperature)
+    jobs = [(plan, work, folder, name, path, args.samples, sampling) for name, path in systems]
+    if args.parallel > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(min(args.parallel, len(jobs)), mp_context=get_context("spawn")) as pool:
+            results = list(pool.map(answer_system, jobs))
+    else:
+        results = [answer_system(job) for job in jobs]
+    report = {"plan": proof.plan_record(plan), "seed": args.seed, "work": str(work), "machine": proof.machine(plan),
+              "samples": args.samples, "sampling": sampling, "systems": []}
+    for index, result in enumerate(results):
+        entry = {"name": result["name"], "model": result["model"], "summary": summarize(result, args.n_boot)}
+        if index:
+            entry["minus_first"] = paired(results[0], result, args.n_boot)
+        report["systems"].append(entry)
+    text = markdown(report)
+    print(text)
+    if args.json != "-":
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
