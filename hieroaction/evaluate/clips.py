@@ -8,6 +8,7 @@ A sample whose frames cannot be had is quarantined with its reason, never silent
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,26 @@ class ClipSource:
             "settings": self.settings.to_dict(),
             "settings_key": self.settings.key,
         }
+
+
+class FreshClips(Sequence):
+    """``clips`` (from :func:`load_available`) as a sequence whose items are read again when taken
+    (:meth:`ClipSource.reread`). Why: the phases after generation (the regressor baseline, the report's example plots)
+    may come hours after the clips were mapped; a stored clip cut short since then raises a clip error for its own
+    sample instead of killing the process (SIGBUS) when its missing pages are touched."""
+
+    def __init__(self, source: ClipSource, samples: Sequence[Sample], clips: Sequence[np.ndarray]) -> None:
+        if len(samples) != len(clips):
+            raise ValueError(f"{len(samples)} samples but {len(clips)} clips")
+        self.source, self.samples, self.clips = source, list(samples), list(clips)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self.source.reread(self.samples[index], self.clips[index])
 
 
 def memory_mapped(array) -> bool:

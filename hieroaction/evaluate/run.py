@@ -16,11 +16,12 @@ from pathlib import Path
 from hieroaction.datasets.sample import Sample
 from hieroaction.evaluate.baseline import RegressorConfig, train_score_regressor
 from hieroaction.evaluate.benchmark_report import SystemResult, build_report, vlm_result, write_report
-from hieroaction.evaluate.clips import ClipSource, QuarantinedSample, load_available
+from hieroaction.evaluate.clips import ClipSource, FreshClips, QuarantinedSample, load_available
 from hieroaction.evaluate.gates import Gate, GateError, GateResult, check_gates
 from hieroaction.evaluate.inference import GenerationOutput, GenerationSettings, generate_assessments
 from hieroaction.metrics.assessment import fallback_score, records_from_scores
 from hieroaction.model.artifacts import checkpoint_version, code_version_text, samples_version
+from hieroaction.video.checks import CLIP_LOAD_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,23 @@ def evaluate_regressor(
     )
 
 
+def _example_clips(report: dict, source: ClipSource, evaluated: Sequence[Sample], eval_clips: Sequence) -> dict:
+    """The frames of the report's example dives for their plots, read again; one that broke since it was mapped
+    loses its plot (logged), not the report."""
+    position = {sample.sample_id: k for k, sample in enumerate(evaluated)}
+    fresh = FreshClips(source, evaluated, eval_clips)
+    out = {}
+    for example in report.get("examples") or []:
+        k = position.get(example["sample_id"])
+        if k is None:
+            continue
+        try:
+            out[example["sample_id"]] = (fresh[k], source.frame_indices(evaluated[k]), evaluated[k].num_frames)
+        except CLIP_LOAD_ERRORS as exc:
+            log.warning("no frames plot for %s: %s: %s", example["sample_id"], type(exc).__name__, exc)
+    return out
+
+
 def run_evaluation(
     samples: Sequence[Sample],
     clips: ClipSource,
@@ -228,7 +246,7 @@ def run_evaluation(
     results: list[SystemResult] = []
     prompts = prompts_for(evaluated, clips) if systems else []
     outputs = [
-        generate_with(spec, evaluated, lambda i: clips.reread(evaluated[i], eval_clips[i]), prompts, generation,
+        generate_with(spec, evaluated, FreshClips(clips, evaluated, eval_clips).__getitem__, prompts, generation,
                       progress=progress)
         for spec in systems
     ]
@@ -246,12 +264,20 @@ def run_evaluation(
     for spec, output in zip(systems, outputs, strict=True):
         results.append(checkpoint_result(spec, generated, output, generation, fallback[0], keep))
     train_quarantined: list[QuarantinedSample] = []
+    regressor_skipped = None
     if regressor is not None:
         train_ok, train_clips, train_quarantined = load_available(clips, train, progress=progress)
         if len(train_ok) >= 2:
-            results.append(evaluate_regressor(train_ok, train_clips, evaluated, eval_clips, regressor, fallback[0], progress=progress))
+            try:  # the clips read again: one cut short since it was mapped raises here instead of killing the process
+                results.append(evaluate_regressor(train_ok, FreshClips(clips, train_ok, train_clips), evaluated,
+                                                  FreshClips(clips, evaluated, eval_clips), regressor, fallback[0],
+                                                  progress=progress))
+            except CLIP_LOAD_ERRORS as exc:
+                regressor_skipped = f"a clip broke while the regressor ran: {type(exc).__name__}: {exc}"
         else:
-            log.warning("no regressor baseline: %d usable %r samples (need 2)", len(train_ok), train_split)
+            regressor_skipped = f"{len(train_ok)} usable {train_split!r} samples (needs 2)"
+        if regressor_skipped:
+            log.warning("no regressor baseline: %s", regressor_skipped)
     if not results:
         raise ValueError("nothing to evaluate: give at least one checkpoint or keep the regressor")
 
@@ -271,6 +297,7 @@ def run_evaluation(
             "quarantined": [q.to_dict() for q in quarantined],
             "train_quarantined": [q.to_dict() for q in train_quarantined],
             "input_quarantined": [q.to_dict() for q in input_quarantined],  # bad lines/labels of the inputs
+            "regressor_skipped": regressor_skipped,  # why there is no regressor row (None: there is one, or not asked)
             "limit": limit,
         },
         n_boot=n_boot,
@@ -283,11 +310,6 @@ def run_evaluation(
         write_report(report, results, out_dir)  # the numbers are still worth keeping
         raise
     report["gates"] = [g.to_dict() for g in gate_results]
-    position = {sample.sample_id: k for k, sample in enumerate(evaluated)}
-    example_clips = {
-        e["sample_id"]: (eval_clips[k], clips.frame_indices(evaluated[k]), evaluated[k].num_frames)
-        for e in report.get("examples") or []
-        if (k := position.get(e["sample_id"])) is not None
-    }
+    example_clips = _example_clips(report, clips, evaluated, eval_clips)
     paths = write_report(report, results, out_dir, example_clips=example_clips)
     return EvaluationResult(report, paths, gate_results, quarantined)

@@ -110,3 +110,35 @@ def test_a_bug_while_loading_a_clip_still_raises(tiny_model):
 
     with pytest.raises(TypeError):
         generate_assessments(model, processor, load, [build_messages(4)], GENERATION, progress=False)
+
+
+def test_a_clip_cut_short_after_generation_costs_the_regressor_row_not_the_run(
+    rendered, tiny_model, store, tmp_path, monkeypatch
+):
+    """The phases after generation read the clips again: a stored clip cut short while the systems answered raises
+    a clip error there (no SIGBUS from its mapped pages); the report keeps every system and says why the regressor
+    row is missing, and the example plots of the clips still whole are drawn."""
+    from hieroaction.evaluate.baseline import RegressorConfig
+
+    test = [s for s in rendered["samples"] if s.split == "test"]
+    real_generate = run_module.generate_with
+
+    def generate_then_break(*args, **kwargs):
+        output = real_generate(*args, **kwargs)
+        _cut_short(clip_path(store, test[1], SETTINGS))
+        return output
+
+    monkeypatch.setattr(run_module, "generate_with", generate_then_break)
+    model, processor = tiny_model
+    result = run_evaluation(rendered["samples"], ClipSource(SETTINGS, frames_dir=store),
+                            [SystemSpec("sft", "tiny", model=model, processor=processor)], tmp_path / "report",
+                            generation=GENERATION, n_boot=50, progress=False, examples=3,
+                            regressor=RegressorConfig(frames=4, frame_size=16, channels=4, epochs=2, batch_size=4,
+                                                      threads=1))
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["data"]["n_samples"] == 3 and list(report["systems"]) == ["sft"]
+    skipped = report["data"]["regressor_skipped"]
+    assert skipped.startswith("a clip broke while the regressor ran: ClipError: ") and test[1].sample_id in skipped
+    plots = {p.name for p in (tmp_path / "report").rglob("assessment_*.png")}
+    assert plots == {f"assessment_{s.sample_id.replace('/', '_')}.png" for s in (test[0], test[2])}
+    assert result.quarantined == []
