@@ -33,9 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-import learning_proof as proof  # noqa: E402  (the proof's data, answers and report functions)
-
-LEVELS = ("format", "action", "steps", "score")
+import learning_proof as proof  # noqa: E402  (the proof's data, answers and sampled-answer statistics)
 
 
 def parse_system(text: str) -> tuple[str, Path]:
@@ -47,20 +45,6 @@ def parse_system(text: str) -> tuple[str, Path]:
     if not (folder / "config.json").is_file():
         raise SystemExit(f"--system {text!r}: {folder} is not a saved model folder (no config.json)")
     return name.strip(), folder
-
-
-def sampling_settings(hpl_config: Path, temperature: float | None) -> dict[str, Any]:
-    """How HPL's rollouts sample (``hpl.temperature``, ``top_p``, ``top_k``; ``temperature`` overrides), as
-    GenerationSettings fields. An unset top_k stays unset: generate then fills it from the checkpoint's generation
-    config and transformers' defaults, as it does for HPL's rollouts (docs/STACK.md)."""
-    from hieroaction.train.config import HPLRunConfig, load_config
-
-    hpl = load_config(hpl_config, HPLRunConfig, []).hpl
-    settings = {"temperature": float(temperature if temperature is not None else hpl.temperature),
-                "top_p": float(hpl.top_p)}
-    if hpl.top_k is not None:
-        settings["top_k"] = int(hpl.top_k)
-    return settings
 
 
 def answer_system(job: tuple[proof.Plan, Path, Path, str, Path, int, dict[str, Any]]) -> dict[str, Any]:
@@ -80,48 +64,10 @@ def answer_system(job: tuple[proof.Plan, Path, Path, str, Path, int, dict[str, A
     settings = frame_settings(FramesConfig(**plan.frames))
     reward_config = load_config(plan.hpl_config, HPLRunConfig, []).hpl.reward_config()
 
-    def run(sample_settings=None):
-        return proof.answers(model_dir, test, train, work / "test", settings, reward_config, plan, sample_settings)
-
-    greedy = run()
-    sampled = [run({**sampling, "seed": 1000 + k}) for k in range(samples)]
-    return {"name": name, "model": str(model_dir), "greedy": greedy,
-            "sampled_rewards": [s["rewards"] for s in sampled],
-            "sampled_levels": [s["reward_levels"] for s in sampled]}
-
-
-def summarize(result: dict[str, Any], n_boot: int) -> dict[str, Any]:
-    """Greedy, sampled-mean and best-of-K rewards with their 95% bootstrap intervals, and per-level means."""
-    import numpy as np
-
-    from hieroaction.metrics.bootstrap import mean_interval
-
-    greedy = np.asarray(result["greedy"]["rewards"], dtype=float)
-    sampled = np.asarray(result["sampled_rewards"], dtype=float)  # (K, dives)
-    return {
-        "n": int(greedy.size), "samples": int(sampled.shape[0]),
-        "greedy_reward": mean_interval(greedy.tolist(), n_boot=n_boot).to_dict(),
-        "sampled_reward": mean_interval(sampled.mean(axis=0).tolist(), n_boot=n_boot).to_dict(),
-        "best_of_k_reward": mean_interval(sampled.max(axis=0).tolist(), n_boot=n_boot).to_dict(),
-        "sample_beats_greedy": float((sampled > greedy[None, :]).mean()),
-        "greedy_levels": {k: float(np.mean(result["greedy"]["reward_levels"][k])) for k in LEVELS},
-        "sampled_levels": {k: float(np.mean([np.mean(s[k]) for s in result["sampled_levels"]])) for k in LEVELS},
-    }
-
-
-def paired(baseline: dict[str, Any], other: dict[str, Any], n_boot: int) -> dict[str, Any]:
-    """``other - baseline`` on the same dives: greedy reward and per-dive mean sampled reward."""
-    import numpy as np
-
-    from hieroaction.metrics.bootstrap import paired_mean_interval
-
-    def per_dive_mean(r):
-        return np.asarray(r["sampled_rewards"], dtype=float).mean(axis=0).tolist()
-
-    return {"greedy_reward": paired_mean_interval(baseline["greedy"]["rewards"], other["greedy"]["rewards"],
-                                                  n_boot=n_boot).to_dict(),
-            "sampled_reward": paired_mean_interval(per_dive_mean(baseline), per_dive_mean(other),
-                                                   n_boot=n_boot).to_dict()}
+    greedy = proof.answers(model_dir, test, train, work / "test", settings, reward_config, plan)
+    greedy["sampled"] = proof.sampled_answers(model_dir, test, train, work / "test", settings, reward_config, plan,
+                                              sampling, samples)
+    return {"name": name, "model": str(model_dir), "answers": greedy}
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -138,12 +84,12 @@ def markdown(report: dict[str, Any]) -> str:
         gain = (f"{ci(d['greedy_reward'], '+')} | {ci(d['sampled_reward'], '+')}" if d else "— | —")
         lines.append(f"| {system['name']} | {ci(m['greedy_reward'])} | {ci(m['sampled_reward'])} | "
                      f"{ci(m['best_of_k_reward'])} | {m['sample_beats_greedy']:.3f} | {gain} |")
-    lines += ["", "| system | " + " | ".join(f"{k} greedy / sampled" for k in LEVELS) + " |",
-              "|---|" + "---|" * len(LEVELS)]
+    lines += ["", "| system | " + " | ".join(f"{k} greedy / sampled" for k in proof.LEVELS) + " |",
+              "|---|" + "---|" * len(proof.LEVELS)]
     for system in report["systems"]:
         m = system["summary"]
         lines.append(f"| {system['name']} | " + " | ".join(
-            f"{m['greedy_levels'][k]:.3f} / {m['sampled_levels'][k]:.3f}" for k in LEVELS) + " |")
+            f"{m['greedy_levels'][k]:.3f} / {m['sampled_levels'][k]:.3f}" for k in proof.LEVELS) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -151,6 +97,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", required=True, help="a finished learning_proof.py working folder")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="the folder of a learning_proof.py --quick run")
     parser.add_argument("--preset", default="small", help="configs/train/hpl_<preset>.yaml: reward and sampling")
     parser.add_argument("--system", action="append", default=[],
                         help="NAME=PATH of another saved model to measure (after the seed's sft and hpl)")
@@ -179,12 +126,13 @@ def main(argv=None) -> int:
         raise SystemExit("--system names must be distinct and not sft or hpl")
     if args.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    proof_args = argparse.Namespace(quick=False, preset=args.preset, device=args.device, seeds=[args.seed], train=0,
+    proof_args = argparse.Namespace(quick=args.quick, preset=args.preset, device=args.device, seeds=[args.seed], train=0,
                                     test=0, sft_steps=None, hpl_steps=None, max_new_tokens=args.max_new_tokens,
                                     n_boot=args.n_boot, parallel=1, cpu_threads=args.cpu_threads,
                                     eval_batch=args.eval_batch)
     plan = proof.plan_from_args(proof_args)
-    sampling = sampling_settings(plan.hpl_config, args.temperature)
+    proof.check_frames(work, plan)
+    sampling = proof.sampling_settings(plan.hpl_config, args.temperature)
     jobs = [(plan, work, folder, name, path, args.samples, sampling) for name, path in systems]
     if args.parallel > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(min(args.parallel, len(jobs)), mp_context=get_context("spawn")) as pool:
@@ -194,9 +142,10 @@ def main(argv=None) -> int:
     report = {"plan": proof.plan_record(plan), "seed": args.seed, "work": str(work), "machine": proof.machine(plan),
               "samples": args.samples, "sampling": sampling, "systems": []}
     for index, result in enumerate(results):
-        entry = {"name": result["name"], "model": result["model"], "summary": summarize(result, args.n_boot)}
+        entry = {"name": result["name"], "model": result["model"],
+                 "summary": proof.sampled_report(result["answers"], args.n_boot)}
         if index:
-            entry["minus_first"] = paired(results[0], result, args.n_boot)
+            entry["minus_first"] = proof.sampled_paired(results[0]["answers"], result["answers"], args.n_boot)
         report["systems"].append(entry)
     text = markdown(report)
     print(text)

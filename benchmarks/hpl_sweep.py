@@ -117,7 +117,8 @@ def markdown(report: dict[str, Any]) -> str:
 
     sft = report["sft"]
     lines = [f"seed {report['seed']}, {report['plan']['hpl_steps']} HPL steps per variant, {sft['n']} held-out dives; "
-             f"SFT: reward {sft['reward_mean']:.3f}, action {sft['action_accuracy']:.3f}, SRCC {sft['srcc']:.3f}", "",
+             f"SFT: reward {proof.fmt(sft['reward_mean'])}, action {proof.fmt(sft['action_accuracy'])}, "
+             f"SRCC {proof.fmt(sft['srcc'])}", "",  # SRCC is undefined (None) when every score is the same
              "| variant | overrides | HPL CPU s | reward - SFT | SRCC - SFT | action accuracy - SFT |",
              "|---|---|---|---|---|---|"]
     for v in report["variants"]:
@@ -131,6 +132,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", required=True, help="a finished learning_proof.py working folder")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="the folder of a learning_proof.py --quick run")
     parser.add_argument("--preset", default="small", help="configs/train/hpl_<preset>.yaml and sft_<preset>.yaml")
     parser.add_argument("--variant", action="append", required=True, help="NAME or NAME:key=value;key=value")
     parser.add_argument("--steps", type=int, default=None, help="HPL steps per variant (default: the config's)")
@@ -151,11 +153,12 @@ def main(argv=None) -> int:
     folder = proof.seed_folder(work, args.seed)
     if args.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    proof_args = argparse.Namespace(quick=False, preset=args.preset, device=args.device, seeds=[args.seed], train=0,
+    proof_args = argparse.Namespace(quick=args.quick, preset=args.preset, device=args.device, seeds=[args.seed], train=0,
                                     test=0, sft_steps=None, hpl_steps=args.steps, max_new_tokens=args.max_new_tokens,
                                     n_boot=args.n_boot, parallel=1, cpu_threads=args.cpu_threads,
                                     eval_batch=args.eval_batch)
     plan = proof.plan_from_args(proof_args)
+    proof.check_frames(work, plan)
     out_root = Path(args.out).resolve() if args.out else work / f"sweep_seed{args.seed}"
     report = sweep(plan, work, folder, args.seed, variants, out_root, args.parallel)
     text = markdown(report)

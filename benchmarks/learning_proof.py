@@ -43,6 +43,8 @@ sys.path.insert(0, str(REPO))
 log = logging.getLogger("learning_proof")
 TEST_DRAW_SEED = 7_000_000  # the held-out dives' draw seed: no training draw (the training seeds) reaches it
 PAIRED_KEYS = ("reward_mean", "srcc", "action_accuracy", "format_validity", "tiou@0.5", "tiou_mean", "rl2_x100")
+SAMPLE_SEED = 1000  # sampled pass k of every system draws with seed SAMPLE_SEED + k
+LEVELS = ("format", "action", "steps", "score")
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Plan:
     parallel: int = 1
     cpu_threads: int | None = 1
     eval_batch: int = 8
+    sampled: int = 0  # sampled answers per held-out dive and system, besides the greedy one (HPL's objective)
     overrides: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -87,12 +90,13 @@ def plan_from_args(args) -> Plan:
     if args.quick:
         return Plan(preset, args.device, args.seeds or [0, 1], 16, 8, 4, 2,
                     {"sampler": "uniform", "count": 4, "size": 56}, 24, sft_config, hpl_config, n_boot=100,
-                    parallel=args.parallel, cpu_threads=args.cpu_threads)
+                    parallel=args.parallel, cpu_threads=args.cpu_threads, sampled=getattr(args, "sampled", 0))
     sft_steps = args.sft_steps or load_config(sft_config, SFTRunConfig).train.max_steps
     hpl_steps = args.hpl_steps or load_config(hpl_config, HPLRunConfig).train.max_steps
     return Plan(preset, args.device, args.seeds or [0, 1], args.train, args.test, sft_steps, hpl_steps,
                 config_frames(sft_config), args.max_new_tokens, sft_config, hpl_config, n_boot=args.n_boot,
-                parallel=args.parallel, cpu_threads=args.cpu_threads, eval_batch=args.eval_batch)
+                parallel=args.parallel, cpu_threads=args.cpu_threads, eval_batch=args.eval_batch,
+                sampled=getattr(args, "sampled", 0))
 
 
 def check_device(device: str) -> None:
@@ -154,6 +158,19 @@ def seed_folder(work: Path, seed: int) -> Path:
     if missing:
         raise SystemExit(f"{work}: not a finished learning-proof folder for seed {seed} (missing {', '.join(missing)})")
     return folder
+
+
+def check_frames(work: Path, plan: Plan) -> None:
+    """Refuse, in one line and before any work, a plan whose frame settings the proof in ``work`` did not extract
+    (e.g. another ``--preset``, or a ``--quick`` proof read without ``--quick``)."""
+    from hieroaction.train.config import FramesConfig
+    from hieroaction.train.data import frame_settings
+
+    key = frame_settings(FramesConfig(**plan.frames)).key
+    if not (work / "test" / "frames" / key).is_dir():
+        found = sorted(p.name for p in (work / "test" / "frames").glob("*") if p.is_dir())
+        raise SystemExit(f"{work}: the proof extracted frames as {', '.join(found) or 'nothing'}, not {key} "
+                         f"(preset {plan.preset!r}): give the --preset (or --quick) it ran with")
 
 
 def timed(fn, *args, **kwargs):
@@ -219,6 +236,30 @@ def answers(model_dir: Path, test, train, test_dir: Path, settings, reward_confi
             "generation": seconds}
 
 
+def sampling_settings(hpl_config: Path, temperature: float | None = None) -> dict[str, Any]:
+    """How HPL's rollouts sample (``hpl.temperature``, ``top_p``, ``top_k``; ``temperature`` overrides), as
+    GenerationSettings fields. An unset top_k stays unset: generate then fills it from the checkpoint's generation
+    config and transformers' defaults, as it does for HPL's rollouts (docs/STACK.md)."""
+    from hieroaction.train.config import HPLRunConfig, load_config
+
+    hpl = load_config(hpl_config, HPLRunConfig, []).hpl
+    settings = {"temperature": float(temperature if temperature is not None else hpl.temperature),
+                "top_p": float(hpl.top_p)}
+    if hpl.top_k is not None:
+        settings["top_k"] = int(hpl.top_k)
+    return settings
+
+
+def sampled_answers(model_dir: Path, test, train, test_dir: Path, settings, reward_config, plan: Plan,
+                    sampling: dict[str, Any], count: int) -> dict[str, Any]:
+    """``count`` sampled answers per held-out dive (pass k seeded with ``SAMPLE_SEED + k`` for every system, so
+    systems differ by their weights, not their draws): the rewards and reward levels of each pass."""
+    passes = [answers(model_dir, test, train, test_dir, settings, reward_config, plan,
+                      {**sampling, "seed": SAMPLE_SEED + k}) for k in range(count)]
+    return {"sampling": sampling, "rewards": [p["rewards"] for p in passes],
+            "reward_levels": [p["reward_levels"] for p in passes]}
+
+
 def run_seed(plan: Plan, work: Path, model_dir: Path, seed: int) -> dict[str, Any]:
     """Render this seed's training dives, SFT, HPL, and answer the held-out dives with both models."""
     import torch
@@ -247,6 +288,9 @@ def run_seed(plan: Plan, work: Path, model_dir: Path, seed: int) -> dict[str, An
     systems = {}
     for name, path in (("sft", sft_final), ("hpl", hpl_final)):
         systems[name] = answers(path, test, train, work / "test", settings, reward_config, plan)
+        if plan.sampled:
+            systems[name]["sampled"] = sampled_answers(path, test, train, work / "test", settings, reward_config,
+                                                       plan, sampling_settings(plan.hpl_config), plan.sampled)
     from hieroaction.model.artifacts import RUN_INFO_FILE
 
     hpl_state = json.loads((hpl_final / RUN_INFO_FILE).read_text())
@@ -346,6 +390,42 @@ def paired_report(sft: dict[str, Any], hpl: dict[str, Any], n_boot: int) -> dict
             for key in PAIRED_KEYS}
 
 
+def sampled_report(data: dict[str, Any], n_boot: int) -> dict[str, Any]:
+    """One system's greedy reward, mean reward of its sampled answers (per dive, then over dives) and best sampled
+    reward per dive, each with its 95% bootstrap interval; the share of (dive, sample) pairs where the sample beats
+    the greedy answer; per-level greedy and sampled means."""
+    import numpy as np
+
+    from hieroaction.metrics.bootstrap import mean_interval
+
+    greedy = np.asarray(data["rewards"], dtype=float)
+    sampled = np.asarray(data["sampled"]["rewards"], dtype=float)  # (passes, dives)
+    return {
+        "n": int(greedy.size), "samples": int(sampled.shape[0]), "sampling": data["sampled"].get("sampling"),
+        "greedy_reward": mean_interval(greedy.tolist(), n_boot=n_boot).to_dict(),
+        "sampled_reward": mean_interval(sampled.mean(axis=0).tolist(), n_boot=n_boot).to_dict(),
+        "best_of_k_reward": mean_interval(sampled.max(axis=0).tolist(), n_boot=n_boot).to_dict(),
+        "sample_beats_greedy": float((sampled > greedy[None, :]).mean()),
+        "greedy_levels": {k: float(np.mean(data["reward_levels"][k])) for k in LEVELS},
+        "sampled_levels": {k: float(np.mean([np.mean(p[k]) for p in data["sampled"]["reward_levels"]]))
+                           for k in LEVELS},
+    }
+
+
+def sampled_paired(baseline: dict[str, Any], other: dict[str, Any], n_boot: int) -> dict[str, Any]:
+    """``other - baseline`` on the same dives: greedy reward and per-dive mean sampled reward (paired bootstrap)."""
+    import numpy as np
+
+    from hieroaction.metrics.bootstrap import paired_mean_interval
+
+    def per_dive_mean(data):
+        return np.asarray(data["sampled"]["rewards"], dtype=float).mean(axis=0).tolist()
+
+    return {"greedy_reward": paired_mean_interval(baseline["rewards"], other["rewards"], n_boot=n_boot).to_dict(),
+            "sampled_reward": paired_mean_interval(per_dive_mean(baseline), per_dive_mean(other),
+                                                   n_boot=n_boot).to_dict()}
+
+
 def targets(seed_report: dict[str, Any]) -> dict[str, bool]:
     """The issue's "done when" checks for one seed."""
     sft, majority, paired = seed_report["sft"], seed_report["majority"], seed_report["hpl_minus_sft"]
@@ -393,6 +473,10 @@ def run(plan: Plan, work: Path) -> dict[str, Any]:
                   "hpl_minus_sft": paired_report(result["systems"]["sft"], result["systems"]["hpl"], plan.n_boot),
                   "hpl_training_rewards": result["hpl_training_rewards"],
                   "example_hpl_answer": result["systems"]["hpl"]["records"][0]["completion"]}
+        if plan.sampled:  # HPL's own objective: the reward of answers sampled as its rollouts sample
+            report["sampled"] = {name: sampled_report(data, plan.n_boot) for name, data in result["systems"].items()}
+            report["hpl_minus_sft_sampled"] = sampled_paired(result["systems"]["sft"], result["systems"]["hpl"],
+                                                             plan.n_boot)
         report["targets"] = targets(report)
         per_seed.append(report)
     return {
@@ -471,6 +555,14 @@ def seed_table(s: dict[str, Any]) -> list[str]:
         else:
             cells = [with_ci(r, key) for r in (sft, hpl)]
         lines.append(f"| {label} | {base} | {cells[0]} | {cells[1]} | {gain(key)} |")
+    if s.get("sampled"):
+        def ci(p):
+            return f"{p['estimate']:.3f} [{p['low']:.2f}, {p['high']:.2f}]"
+
+        d = s["hpl_minus_sft_sampled"]["sampled_reward"]
+        lines.append(f"| mean reward of {s['sampled']['sft']['samples']} sampled answers (HPL's objective) | — | "
+                     f"{ci(s['sampled']['sft']['sampled_reward'])} | {ci(s['sampled']['hpl']['sampled_reward'])} | "
+                     f"{d['estimate']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] |")
     lines += ["", "| check | result |", "|---|---|",
               *[f"| {name.replace('_', ' ')} | {'yes' if ok else 'NO'} |" for name, ok in s["targets"].items()], ""]
     return lines
@@ -508,6 +600,9 @@ def main(argv=None) -> int:
     parser.add_argument("--hpl-steps", dest="hpl_steps", type=int, default=None, help="HPL steps (default: config)")
     parser.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=320)
     parser.add_argument("--eval-batch", dest="eval_batch", type=int, default=8)
+    parser.add_argument("--sampled", type=int, default=0,
+                        help="also answer every held-out dive this many times sampled as HPL's rollouts sample: HPL's "
+                             "own objective, with its paired interval (each pass costs one greedy answering's time)")
     parser.add_argument("--n-boot", dest="n_boot", type=int, default=1000)
     parser.add_argument("--parallel", type=int, default=1, help="seeds trained at once (processes; CPU: one per core)")
     parser.add_argument("--cpu-threads", dest="cpu_threads", type=int, default=1, help="torch threads per process")
@@ -515,6 +610,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="-", help="Markdown summary file, or - for stdout only")
     args = parser.parse_args(argv)
     check_device(args.device)
+    if args.sampled < 0:
+        raise SystemExit("--sampled must be 0 or more")
     if args.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # trainers pick CUDA when they see it
     from hieroaction.train.entry import setup_logging

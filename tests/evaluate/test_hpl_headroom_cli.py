@@ -18,16 +18,20 @@ def _headroom():
     return module
 
 
-def _result(name, greedy, sampled):
+def _proof():
+    _headroom()
+    return sys.modules["learning_proof"]
+
+
+def _answers(greedy, sampled):
     levels = {k: [0.5] * len(greedy) for k in ("format", "action", "steps", "score")}
-    return {"name": name, "model": name, "greedy": {"rewards": greedy, "reward_levels": levels},
-            "sampled_rewards": sampled, "sampled_levels": [levels for _ in sampled]}
+    return {"rewards": greedy, "reward_levels": levels,
+            "sampled": {"rewards": sampled, "reward_levels": [levels for _ in sampled]}}
 
 
 def test_greedy_sampled_and_best_of_k_are_what_the_rewards_say():
-    headroom = _headroom()
-    result = _result("sft", [0.5, 0.2, 0.8, 0.1], [[0.1, 0.4, 0.9, 0.1], [0.3, 0.0, 0.7, 0.3]])
-    summary = headroom.summarize(result, n_boot=200)
+    data = _answers([0.5, 0.2, 0.8, 0.1], [[0.1, 0.4, 0.9, 0.1], [0.3, 0.0, 0.7, 0.3]])
+    summary = _proof().sampled_report(data, n_boot=200)
     assert summary["greedy_reward"]["estimate"] == pytest.approx(0.4)
     assert summary["sampled_reward"]["estimate"] == pytest.approx((0.2 + 0.2 + 0.8 + 0.2) / 4)
     assert summary["best_of_k_reward"]["estimate"] == pytest.approx((0.3 + 0.4 + 0.9 + 0.3) / 4)
@@ -36,25 +40,25 @@ def test_greedy_sampled_and_best_of_k_are_what_the_rewards_say():
 
 
 def test_the_paired_difference_is_taken_dive_by_dive():
-    headroom = _headroom()
-    base = _result("sft", [0.5, 0.2, 0.8, 0.1], [[0.1, 0.4, 0.9, 0.1], [0.3, 0.0, 0.7, 0.3]])
-    better = _result("hpl", [0.6, 0.3, 0.9, 0.2], [[0.2, 0.5, 1.0, 0.2], [0.4, 0.1, 0.8, 0.4]])
-    d = headroom.paired(base, better, n_boot=200)
+    headroom, proof = _headroom(), _proof()
+    base = _answers([0.5, 0.2, 0.8, 0.1], [[0.1, 0.4, 0.9, 0.1], [0.3, 0.0, 0.7, 0.3]])
+    better = _answers([0.6, 0.3, 0.9, 0.2], [[0.2, 0.5, 1.0, 0.2], [0.4, 0.1, 0.8, 0.4]])
+    d = proof.sampled_paired(base, better, n_boot=200)
     for key in ("greedy_reward", "sampled_reward"):  # every dive gains 0.1: no spread at all
         assert d[key]["estimate"] == pytest.approx(0.1)
         assert d[key]["low"] == pytest.approx(0.1) and d[key]["high"] == pytest.approx(0.1)
     report = {"seed": 0, "samples": 2, "sampling": {"temperature": 0.7, "top_p": 1.0},
-              "systems": [{"name": "sft", "summary": headroom.summarize(base, 200)},
-                          {"name": "hpl", "summary": headroom.summarize(better, 200), "minus_first": d}]}
+              "systems": [{"name": "sft", "summary": proof.sampled_report(base, 200)},
+                          {"name": "hpl", "summary": proof.sampled_report(better, 200), "minus_first": d}]}
     table = headroom.markdown(report)
     assert "| hpl | 0.500 [" in table and "+0.100 [+0.100, +0.100]" in table and "top_k unset" in table
 
 
 def test_sampling_follows_the_hpl_config():
-    headroom = _headroom()
+    proof = _proof()
     config = BENCHMARKS.parent / "configs" / "train" / "hpl_small.yaml"
-    assert headroom.sampling_settings(config, None) == {"temperature": 0.7, "top_p": 1.0}
-    assert headroom.sampling_settings(config, 0.4)["temperature"] == 0.4
+    assert proof.sampling_settings(config, None) == {"temperature": 0.7, "top_p": 1.0}
+    assert proof.sampling_settings(config, 0.4)["temperature"] == 0.4
 
 
 def test_a_folder_without_a_finished_proof_or_a_bad_system_is_refused_before_any_work(tmp_path):
@@ -69,3 +73,38 @@ def test_a_folder_without_a_finished_proof_or_a_bad_system_is_refused_before_any
     with pytest.raises(SystemExit, match="--samples must be at least 1"):
         headroom.main(["--work", str(tmp_path), "--samples", "0", "--json", "-"])
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["seed0"]
+
+
+def test_a_quick_proof_then_the_sweep_and_the_headroom_on_its_folder(tmp_path, monkeypatch):
+    """End to end on the tiny preset: the proof with sampled answers, then a sweep variant and the headroom read its
+    folder; a plan whose frames the proof did not extract is refused in one line."""
+    import json
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    proof = _proof()
+    work, out = tmp_path / "proof", tmp_path / "proof.json"
+    assert proof.main(["--quick", "--seeds", "0", "--sampled", "1", "--work", str(work), "--json", str(out)]) == 0
+    (seed,) = json.loads(out.read_text())["seeds"]
+    assert set(seed["sampled"]) == {"sft", "hpl"} and seed["sampled"]["hpl"]["samples"] == 1
+    assert set(seed["hpl_minus_sft_sampled"]) == {"greedy_reward", "sampled_reward"}
+    with pytest.raises(SystemExit, match=r"extracted frames as uniform4_56x56, not uniform8_56x56 .*--quick"):
+        _headroom().main(["--work", str(work), "--preset", "tiny", "--json", "-"])
+
+    headroom_out = tmp_path / "headroom.json"
+    assert _headroom().main(["--work", str(work), "--quick", "--samples", "1", "--json", str(headroom_out)]) == 0
+    systems = json.loads(headroom_out.read_text())["systems"]
+    assert [s["name"] for s in systems] == ["sft", "hpl"] and "minus_first" in systems[1]
+    # the same greedy answers as the proof's own: one answering path
+    assert systems[1]["summary"]["greedy_reward"]["estimate"] == pytest.approx(
+        seed["sampled"]["hpl"]["greedy_reward"]["estimate"])
+
+    spec = importlib.util.spec_from_file_location("hpl_sweep", BENCHMARKS / "hpl_sweep.py")
+    sweep = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = sweep
+    spec.loader.exec_module(sweep)
+    sweep_out = tmp_path / "sweep.json"
+    assert sweep.main(["--work", str(work), "--quick", "--variant", "lv:hpl.credit=level", "--out",
+                       str(tmp_path / "sweep"), "--json", str(sweep_out)]) == 0
+    (variant,) = json.loads(sweep_out.read_text())["variants"]
+    assert variant["name"] == "lv" and (tmp_path / "sweep" / "lv" / "final" / "config.json").is_file()
+    assert set(variant["minus_sft"]) >= {"reward_mean", "srcc", "action_accuracy"}

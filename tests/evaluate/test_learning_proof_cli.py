@@ -44,3 +44,9 @@ def test_every_preset_with_training_configs_plans_the_proof():
                                      cpu_threads=1, eval_batch=8))()
         plan = proof.plan_from_args(args)
         assert plan.n_test >= 256 and len(plan.seeds) >= 2 and plan.sft_steps > 0 and plan.hpl_steps > 0
+
+
+def test_a_negative_sampled_count_is_refused_before_any_work(tmp_path):
+    with pytest.raises(SystemExit, match="--sampled must be 0 or more"):
+        _proof().main(["--sampled", "-1", "--work", str(tmp_path), "--json", "-"])
+    assert not any(tmp_path.iterdir())
