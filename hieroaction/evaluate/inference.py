@@ -3,6 +3,8 @@
 Why each choice:
 - Greedy decoding with fixed settings (:class:`GenerationSettings`, recorded in every report): two evaluations of the
   same checkpoint on the same clips give the same text, so a metric change means the model or the data changed.
+  Sampling is there for measuring what HPL optimises (``benchmarks/hpl_headroom.py``): its temperature, top_p, top_k
+  and seed are settings too, so a sampled run is repeatable as well.
 - Left padding: in a batch, every prompt must end at the same position so the new tokens line up; right padding would
   put pad tokens between a short prompt and its answer.
 - Video goes in as a uint8 ``(T,H,W,3)`` array with ``do_sample_frames=False``: the frames were already sampled by the
