@@ -21,11 +21,7 @@ Writes ``benchmarks/results/hpl_headroom.json`` (``--json``) and prints a Markdo
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -95,50 +91,28 @@ def markdown(report: dict[str, Any]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work", required=True, help="a finished learning_proof.py working folder")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="the folder of a learning_proof.py --quick run")
-    parser.add_argument("--preset", default="small", help="configs/train/hpl_<preset>.yaml: reward and sampling")
+    proof.add_reader_arguments(parser, "systems answered")
     parser.add_argument("--system", action="append", default=[],
                         help="NAME=PATH of another saved model to measure (after the seed's sft and hpl)")
     parser.add_argument("--samples", type=int, default=6, help="sampled answers per dive and system")
     parser.add_argument("--temperature", type=float, default=None, help="default: the HPL config's")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--parallel", type=int, default=1, help="systems answered at once (processes)")
-    parser.add_argument("--cpu-threads", dest="cpu_threads", type=int, default=1)
-    parser.add_argument("--eval-batch", dest="eval_batch", type=int, default=8)
-    parser.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=320)
-    parser.add_argument("--n-boot", dest="n_boot", type=int, default=1000)
     parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "hpl_headroom.json"), help="or -")
     args = parser.parse_args(argv)
     if args.samples < 1:
         raise SystemExit("--samples must be at least 1")
     if args.temperature is not None and not args.temperature > 0:
         raise SystemExit("--temperature must be > 0")
-    proof.check_device(args.device)
-    work = Path(args.work).resolve()
-    folder = proof.seed_folder(work, args.seed)
+    extra = [parse_system(text) for text in args.system]
+    plan, work, folder = proof.reader_plan(args)
     systems = [("sft", folder / "sft" / "final")]
     if (folder / "hpl" / "final" / "config.json").is_file():
         systems.append(("hpl", folder / "hpl" / "final"))
-    systems += [parse_system(text) for text in args.system]
+    systems += extra
     if len({name for name, _ in systems}) != len(systems):
         raise SystemExit("--system names must be distinct and not sft or hpl")
-    if args.device == "cpu":
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    proof_args = argparse.Namespace(quick=args.quick, preset=args.preset, device=args.device, seeds=[args.seed], train=0,
-                                    test=0, sft_steps=None, hpl_steps=None, max_new_tokens=args.max_new_tokens,
-                                    n_boot=args.n_boot, parallel=1, cpu_threads=args.cpu_threads,
-                                    eval_batch=args.eval_batch)
-    plan = proof.plan_from_args(proof_args)
-    proof.check_frames(work, plan)
     sampling = proof.sampling_settings(plan.hpl_config, args.temperature)
-    jobs = [(plan, work, folder, name, path, args.samples, sampling) for name, path in systems]
-    if args.parallel > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(min(args.parallel, len(jobs)), mp_context=get_context("spawn")) as pool:
-            results = list(pool.map(answer_system, jobs))
-    else:
-        results = [answer_system(job) for job in jobs]
+    results = proof.map_jobs(answer_system, [(plan, work, folder, name, path, args.samples, sampling)
+                                             for name, path in systems], args.parallel)
     report = {"plan": proof.plan_record(plan), "seed": args.seed, "work": str(work), "machine": proof.machine(plan),
               "samples": args.samples, "sampling": sampling, "systems": []}
     for index, result in enumerate(results):
@@ -147,11 +121,7 @@ def main(argv=None) -> int:
         if index:
             entry["minus_first"] = proof.sampled_paired(results[0]["answers"], result["answers"], args.n_boot)
         report["systems"].append(entry)
-    text = markdown(report)
-    print(text)
-    if args.json != "-":
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
+    proof.publish(markdown(report), report, args.json)
     return 0
 
 

@@ -22,10 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -92,12 +89,8 @@ def sweep(plan: proof.Plan, work: Path, folder: Path, seed: int, variants: list[
           out_root: Path, parallel: int) -> dict[str, Any]:
     """Every variant from ``folder`` (the seed's folder of the finished proof in ``work``), against its SFT answers."""
     sft = json.loads((folder / "answers.json").read_text())["sft"]
-    jobs = [(plan, work, folder, seed, name, extra, out_root) for name, extra in variants]
-    if parallel > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(min(parallel, len(jobs)), mp_context=get_context("spawn")) as pool:
-            results = list(pool.map(run_variant, jobs))
-    else:
-        results = [run_variant(job) for job in jobs]
+    results = proof.map_jobs(run_variant, [(plan, work, folder, seed, name, extra, out_root) for name, extra in variants],
+                             parallel)
     report = {"plan": proof.plan_record(plan), "seed": seed,
               "work": str(work), "machine": proof.machine(plan), "sft": proof.system_report(sft, plan.n_boot),
               "variants": []}
@@ -130,42 +123,19 @@ def markdown(report: dict[str, Any]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work", required=True, help="a finished learning_proof.py working folder")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="the folder of a learning_proof.py --quick run")
-    parser.add_argument("--preset", default="small", help="configs/train/hpl_<preset>.yaml and sft_<preset>.yaml")
+    proof.add_reader_arguments(parser, "variants trained")
     parser.add_argument("--variant", action="append", required=True, help="NAME or NAME:key=value;key=value")
     parser.add_argument("--steps", type=int, default=None, help="HPL steps per variant (default: the config's)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--parallel", type=int, default=1, help="variants trained at once (processes)")
-    parser.add_argument("--cpu-threads", dest="cpu_threads", type=int, default=1)
-    parser.add_argument("--eval-batch", dest="eval_batch", type=int, default=8)
-    parser.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=320)
-    parser.add_argument("--n-boot", dest="n_boot", type=int, default=1000)
     parser.add_argument("--out", default=None, help="where the variants' runs go (default: WORK/sweep_seedN)")
     parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "hpl_sweep.json"), help="or -")
     args = parser.parse_args(argv)
     variants = [parse_variant(v) for v in args.variant]
     if len({name for name, _ in variants}) != len(variants):
         raise SystemExit("--variant names must be distinct (each names its run folder)")
-    proof.check_device(args.device)
-    work = Path(args.work).resolve()
-    folder = proof.seed_folder(work, args.seed)
-    if args.device == "cpu":
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    proof_args = argparse.Namespace(quick=args.quick, preset=args.preset, device=args.device, seeds=[args.seed], train=0,
-                                    test=0, sft_steps=None, hpl_steps=args.steps, max_new_tokens=args.max_new_tokens,
-                                    n_boot=args.n_boot, parallel=1, cpu_threads=args.cpu_threads,
-                                    eval_batch=args.eval_batch)
-    plan = proof.plan_from_args(proof_args)
-    proof.check_frames(work, plan)
+    plan, work, folder = proof.reader_plan(args, hpl_steps=args.steps)
     out_root = Path(args.out).resolve() if args.out else work / f"sweep_seed{args.seed}"
     report = sweep(plan, work, folder, args.seed, variants, out_root, args.parallel)
-    text = markdown(report)
-    print(text)
-    if args.json != "-":
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
+    proof.publish(markdown(report), report, args.json)
     return 0
 
 

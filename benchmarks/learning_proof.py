@@ -90,13 +90,13 @@ def plan_from_args(args) -> Plan:
     if args.quick:
         return Plan(preset, args.device, args.seeds or [0, 1], 16, 8, 4, 2,
                     {"sampler": "uniform", "count": 4, "size": 56}, 24, sft_config, hpl_config, n_boot=100,
-                    parallel=args.parallel, cpu_threads=args.cpu_threads, sampled=getattr(args, "sampled", 0))
+                    parallel=args.parallel, cpu_threads=args.cpu_threads, sampled=args.sampled)
     sft_steps = args.sft_steps or load_config(sft_config, SFTRunConfig).train.max_steps
     hpl_steps = args.hpl_steps or load_config(hpl_config, HPLRunConfig).train.max_steps
     return Plan(preset, args.device, args.seeds or [0, 1], args.train, args.test, sft_steps, hpl_steps,
                 config_frames(sft_config), args.max_new_tokens, sft_config, hpl_config, n_boot=args.n_boot,
                 parallel=args.parallel, cpu_threads=args.cpu_threads, eval_batch=args.eval_batch,
-                sampled=getattr(args, "sampled", 0))
+                sampled=args.sampled)
 
 
 def check_device(device: str) -> None:
@@ -171,6 +171,54 @@ def check_frames(work: Path, plan: Plan) -> None:
         found = sorted(p.name for p in (work / "test" / "frames").glob("*") if p.is_dir())
         raise SystemExit(f"{work}: the proof extracted frames as {', '.join(found) or 'nothing'}, not {key} "
                          f"(preset {plan.preset!r}): give the --preset (or --quick) it ran with")
+
+
+def map_jobs(fn, jobs: list, parallel: int) -> list:
+    """``fn`` over ``jobs`` in order: in up to ``parallel`` spawned processes (each with its own torch threads), or
+    here when one is enough."""
+    if parallel > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(min(parallel, len(jobs)), mp_context=get_context("spawn")) as pool:
+            return list(pool.map(fn, jobs))
+    return [fn(job) for job in jobs]
+
+
+def add_reader_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """The options of a script that reads a finished proof's folder (``hpl_sweep.py``, ``hpl_headroom.py``);
+    ``what`` names the jobs ``--parallel`` runs at once."""
+    parser.add_argument("--work", required=True, help="a finished learning_proof.py working folder")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="the folder of a learning_proof.py --quick run")
+    parser.add_argument("--preset", default="small", help="the proof's preset: configs/train/{sft,hpl}_<preset>.yaml")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--parallel", type=int, default=1, help=f"{what} at once (processes)")
+    parser.add_argument("--cpu-threads", dest="cpu_threads", type=int, default=1)
+    parser.add_argument("--eval-batch", dest="eval_batch", type=int, default=8)
+    parser.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=320)
+    parser.add_argument("--n-boot", dest="n_boot", type=int, default=1000)
+
+
+def reader_plan(args: argparse.Namespace, hpl_steps: int | None = None) -> tuple[Plan, Path, Path]:
+    """(plan, work folder, seed folder) of a finished proof for a script reading it, every check done before any
+    work: the device, the folder's files, the frames it extracted."""
+    check_device(args.device)
+    work = Path(args.work).resolve()
+    folder = seed_folder(work, args.seed)
+    if args.device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # trainers pick CUDA when they see it
+    plan = plan_from_args(argparse.Namespace(
+        quick=args.quick, preset=args.preset, device=args.device, seeds=[args.seed], train=0, test=0, sft_steps=None,
+        hpl_steps=hpl_steps, max_new_tokens=args.max_new_tokens, n_boot=args.n_boot, parallel=1,
+        cpu_threads=args.cpu_threads, eval_batch=args.eval_batch, sampled=0))
+    check_frames(work, plan)
+    return plan, work, folder
+
+
+def publish(text: str, report: dict[str, Any], json_path: str) -> None:
+    """Print the Markdown table and write the report as JSON (``-``: not written)."""
+    print(text)
+    if json_path != "-":
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(report, indent=2, default=str) + "\n")
 
 
 def timed(fn, *args, **kwargs):
@@ -457,12 +505,7 @@ def run(plan: Plan, work: Path) -> dict[str, Any]:
     (test, _, _), test_time = timed(prepare, test_samples(plan.n_test), work / "test", plan, TEST_DRAW_SEED)
     model_dir, build_time = timed(build_offline_model, plan.preset, work / f"model_{plan.preset}", device=plan.device)
     preset_info = json.loads((model_dir / PRESET_INFO_FILE).read_text())
-    jobs = [(plan, work, model_dir, seed) for seed in plan.seeds]
-    if plan.parallel > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(min(plan.parallel, len(jobs)), mp_context=get_context("spawn")) as pool:
-            seeds = list(pool.map(_run_seed_in_worker, jobs))
-    else:
-        seeds = [run_seed(*job) for job in jobs]
+    seeds = map_jobs(_run_seed_in_worker, [(plan, work, model_dir, seed) for seed in plan.seeds], plan.parallel)
 
     per_seed = []
     for result in seeds:  # the raw answers stay beside the runs, so they can be re-scored without re-training
@@ -620,10 +663,7 @@ def main(argv=None) -> int:
     plan = plan_from_args(args)
     report = run(plan, Path(args.work).resolve())
     text = markdown(report)
-    print(text)
-    if args.json != "-":
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
+    publish(text, report, args.json)
     if args.out != "-":
         Path(args.out).write_text(text)
     return 0

@@ -7,10 +7,14 @@ as h264 by the synth module or frames encoded here with PyAV, and decoding goes 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# benchmark_scripts.py (the loader of benchmarks/*.py) importable: pytest runs in importlib mode, folders are no packages
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hieroaction.datasets.sample import Sample, Step, VideoRef
 

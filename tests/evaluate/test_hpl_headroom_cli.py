@@ -1,26 +1,15 @@
 """The headroom benchmark: its statistics on known rewards, and its refusals before any work."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from benchmark_scripts import BENCHMARKS, load_script
 
 
 def _headroom():
-    sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("hpl_headroom", BENCHMARKS / "hpl_headroom.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("hpl_headroom")
 
 
 def _proof():
-    _headroom()
-    return sys.modules["learning_proof"]
+    return load_script("learning_proof")
 
 
 def _answers(greedy, sampled):
@@ -98,10 +87,7 @@ def test_a_quick_proof_then_the_sweep_and_the_headroom_on_its_folder(tmp_path, m
     assert systems[1]["summary"]["greedy_reward"]["estimate"] == pytest.approx(
         seed["sampled"]["hpl"]["greedy_reward"]["estimate"])
 
-    spec = importlib.util.spec_from_file_location("hpl_sweep", BENCHMARKS / "hpl_sweep.py")
-    sweep = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = sweep
-    spec.loader.exec_module(sweep)
+    sweep = load_script("hpl_sweep")
     sweep_out = tmp_path / "sweep.json"
     assert sweep.main(["--work", str(work), "--quick", "--variant", "lv:hpl.credit=level", "--out",
                        str(tmp_path / "sweep"), "--json", str(sweep_out)]) == 0

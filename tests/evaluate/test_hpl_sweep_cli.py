@@ -1,21 +1,11 @@
 """The HPL sweep refuses, in one line and before any work, what it cannot run."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from benchmark_scripts import load_script
 
 
 def _sweep():
-    sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("hpl_sweep", BENCHMARKS / "hpl_sweep.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("hpl_sweep")
 
 
 def test_variants_parse_into_a_name_and_overrides():

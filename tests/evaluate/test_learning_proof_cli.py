@@ -1,20 +1,11 @@
 """The learning proof's command line fails before any work on a device or preset it cannot use."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "learning_proof.py"
+from benchmark_scripts import load_script
 
 
 def _proof():
-    spec = importlib.util.spec_from_file_location("learning_proof", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script("learning_proof")
 
 
 def test_cuda_without_a_visible_gpu_stops_in_one_line(tmp_path):
@@ -41,7 +32,7 @@ def test_every_preset_with_training_configs_plans_the_proof():
     for preset in ("small", "medium"):
         args = type("Args", (), dict(quick=False, preset=preset, device="cpu", seeds=None, train=600, test=256,
                                      sft_steps=None, hpl_steps=None, max_new_tokens=320, n_boot=1000, parallel=2,
-                                     cpu_threads=1, eval_batch=8))()
+                                     cpu_threads=1, eval_batch=8, sampled=0))()
         plan = proof.plan_from_args(args)
         assert plan.n_test >= 256 and len(plan.seeds) >= 2 and plan.sft_steps > 0 and plan.hpl_steps > 0
 
