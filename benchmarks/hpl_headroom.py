@@ -48,18 +48,12 @@ def answer_system(job: tuple[proof.Plan, Path, Path, str, Path, int, dict[str, A
     plan, work, folder, name, model_dir, samples, sampling = job
     import torch
 
-    from hieroaction.datasets import read_jsonl
-    from hieroaction.train.config import FramesConfig, HPLRunConfig, load_config
-    from hieroaction.train.data import frame_settings
     from hieroaction.train.entry import setup_logging
 
     setup_logging()
     if plan.cpu_threads:
         torch.set_num_threads(plan.cpu_threads)
-    train, test = read_jsonl(folder / "samples.jsonl"), read_jsonl(work / "test" / "samples.jsonl")
-    settings = frame_settings(FramesConfig(**plan.frames))
-    reward_config = load_config(plan.hpl_config, HPLRunConfig, []).hpl.reward_config()
-
+    train, test, settings, reward_config = proof.scoring_inputs(plan, work, folder)
     greedy = proof.answers(model_dir, test, train, work / "test", settings, reward_config, plan)
     greedy["sampled"] = proof.sampled_answers(model_dir, test, train, work / "test", settings, reward_config, plan,
                                               sampling, samples)

@@ -58,9 +58,7 @@ def run_variant(job: tuple[proof.Plan, Path, Path, int, str, list[str], Path]) -
     plan, work, folder, seed, name, extra, out_root = job
     import torch
 
-    from hieroaction.datasets import read_jsonl
-    from hieroaction.train.config import FramesConfig, HPLRunConfig, SFTRunConfig, load_config
-    from hieroaction.train.data import frame_settings
+    from hieroaction.train.config import HPLRunConfig, SFTRunConfig, load_config
     from hieroaction.train.entry import setup_logging
     from hieroaction.train.hpl import run_hpl
     from hieroaction.train.sft import run_sft
@@ -72,13 +70,11 @@ def run_variant(job: tuple[proof.Plan, Path, Path, int, str, list[str], Path]) -
     stage, extra_config = variant_stage(extra)
     overrides = proof.overrides(plan, folder, folder / "samples.jsonl", out, plan.hpl_steps,
                                 folder / "sft" / "final", seed) + extra_config
-    reward_config = load_config(plan.hpl_config, HPLRunConfig, []).hpl.reward_config()  # every row scored alike
+    train, test, settings, reward_config = proof.scoring_inputs(plan, work, folder)  # every row scored alike
     if stage == "sft":
         final, hpl_time = proof.timed(run_sft, load_config(plan.sft_config, SFTRunConfig, overrides))
     else:
         final, hpl_time = proof.timed(run_hpl, load_config(plan.hpl_config, HPLRunConfig, overrides))
-    train, test = read_jsonl(folder / "samples.jsonl"), read_jsonl(work / "test" / "samples.jsonl")
-    settings = frame_settings(FramesConfig(**plan.frames))
     answers = proof.answers(final, test, train, work / "test", settings, reward_config, plan)
     state = json.loads((final / "hieroaction_run.json").read_text())
     return {"name": name, "overrides": extra, "hpl_time": hpl_time, "answers": answers,

@@ -213,6 +213,17 @@ def reader_plan(args: argparse.Namespace, hpl_steps: int | None = None) -> tuple
     return plan, work, folder
 
 
+def scoring_inputs(plan: Plan, work: Path, folder: Path) -> tuple[list, list, Any, Any]:
+    """What a reader of a finished proof answers and scores with: (the seed's training dives, the held-out dives,
+    the frame settings, the reward of the HPL config), as the proof itself did."""
+    from hieroaction.datasets import read_jsonl
+    from hieroaction.train.config import FramesConfig, HPLRunConfig, load_config
+    from hieroaction.train.data import frame_settings
+
+    return (read_jsonl(folder / "samples.jsonl"), read_jsonl(work / "test" / "samples.jsonl"),
+            frame_settings(FramesConfig(**plan.frames)), load_config(plan.hpl_config, HPLRunConfig, []).hpl.reward_config())
+
+
 def publish(text: str, report: dict[str, Any], json_path: str) -> None:
     """Print the Markdown table and write the report as JSON (``-``: not written)."""
     print(text)
@@ -250,6 +261,13 @@ def answers(model_dir: Path, test, train, test_dir: Path, settings, reward_confi
             sampling: dict[str, Any] | None = None) -> dict[str, Any]:
     """Greedy answers on every held-out dive: per-sample records (the report's path) and hierarchical rewards. With
     ``sampling`` (GenerationSettings fields: temperature, top_p, top_k, seed) the answers are sampled instead."""
+    return answer_passes(model_dir, test, train, test_dir, settings, reward_config, plan, [sampling])[0]
+
+
+def answer_passes(model_dir: Path, test, train, test_dir: Path, settings, reward_config, plan: Plan,
+                  samplings: list[dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """One :func:`answers` result per entry of ``samplings`` (None: greedy), the model loaded and the rows built
+    once for all passes."""
     from hieroaction.evaluate.inference import GenerationSettings, generate_assessments
     from hieroaction.metrics.assessment import fallback_score, records_from_completions
     from hieroaction.model.loading import load_model
@@ -262,26 +280,30 @@ def answers(model_dir: Path, test, train, test_dir: Path, settings, reward_confi
         raise RuntimeError(f"held-out rows quarantined: {built.quarantined[:3]}")
     rows = built.rows
     loader = ClipLoader(test_dir / "frames", settings)
-    out, seconds = timed(
-        generate_assessments,
-        model,
-        processor,
-        lambda i: loader(rows[i]),
-        [r["prompt"] for r in rows],
-        GenerationSettings(max_new_tokens=plan.max_new_tokens, batch_size=plan.eval_batch, device=plan.device,
-                           **({"do_sample": True, **sampling} if sampling else {})),
-        progress=False,
-        ids=[r["sample_id"] for r in rows],
-    )
-    if out.quarantined:  # every seed and model must answer the same held-out dives, as for the rows above
-        raise RuntimeError(f"held-out clips quarantined: {[str(q) for q in list(out.quarantined.values())[:3]]}")
-    records = records_from_completions(test, out.completions, fallback_score(train, test)[0])
-    reward = HierarchicalReward(reward_config)
-    totals = reward(out.completions, **{c: [r[c] for r in rows] for c in COLUMNS})  # no trainer state: all levels
-    return {"records": [r.to_dict() for r in records], "rewards": [float(x) for x in totals],
-            "reward_levels": {k: [float(x) for x in v] for k, v in reward.last_components.items()
-                              if k in ("format", "action", "steps", "score")},
-            "generation": seconds}
+    fallback = fallback_score(train, test)[0]
+    results = []
+    for sampling in samplings:
+        out, seconds = timed(
+            generate_assessments,
+            model,
+            processor,
+            lambda i: loader(rows[i]),
+            [r["prompt"] for r in rows],
+            GenerationSettings(max_new_tokens=plan.max_new_tokens, batch_size=plan.eval_batch, device=plan.device,
+                               **({"do_sample": True, **sampling} if sampling else {})),
+            progress=False,
+            ids=[r["sample_id"] for r in rows],
+        )
+        if out.quarantined:  # every seed and model must answer the same held-out dives, as for the rows above
+            raise RuntimeError(f"held-out clips quarantined: {[str(q) for q in list(out.quarantined.values())[:3]]}")
+        records = records_from_completions(test, out.completions, fallback)
+        reward = HierarchicalReward(reward_config)
+        totals = reward(out.completions, **{c: [r[c] for r in rows] for c in COLUMNS})  # no trainer state: all levels
+        results.append({"records": [r.to_dict() for r in records], "rewards": [float(x) for x in totals],
+                        "reward_levels": {k: [float(x) for x in v] for k, v in reward.last_components.items()
+                                          if k in LEVELS},
+                        "generation": seconds})
+    return results
 
 
 def sampling_settings(hpl_config: Path, temperature: float | None = None) -> dict[str, Any]:
@@ -302,8 +324,8 @@ def sampled_answers(model_dir: Path, test, train, test_dir: Path, settings, rewa
                     sampling: dict[str, Any], count: int) -> dict[str, Any]:
     """``count`` sampled answers per held-out dive (pass k seeded with ``SAMPLE_SEED + k`` for every system, so
     systems differ by their weights, not their draws): the rewards and reward levels of each pass."""
-    passes = [answers(model_dir, test, train, test_dir, settings, reward_config, plan,
-                      {**sampling, "seed": SAMPLE_SEED + k}) for k in range(count)]
+    passes = answer_passes(model_dir, test, train, test_dir, settings, reward_config, plan,
+                           [{**sampling, "seed": SAMPLE_SEED + k} for k in range(count)])
     return {"sampling": sampling, "rewards": [p["rewards"] for p in passes],
             "reward_levels": [p["reward_levels"] for p in passes]}
 

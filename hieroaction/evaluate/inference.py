@@ -28,6 +28,8 @@ from hieroaction.datasets.records import Quarantined, isolate
 from hieroaction.model.tokens import suppressed_token_ids
 from hieroaction.video.checks import CLIP_LOAD_ERRORS, check_clip
 
+SAMPLING_KNOBS = ("temperature", "top_p", "top_k")  # GenerationSettings fields passed to generate when sampling
+
 
 @dataclass(frozen=True)
 class GenerationSettings:
@@ -136,8 +138,7 @@ def generate_batch(model, processor, clips: Sequence[np.ndarray], prompts: Seque
     if not settings.do_sample:  # keep the checkpoint's generation_config from re-enabling sampling knobs
         kwargs.update(temperature=None, top_p=None, top_k=None)
     else:
-        kwargs.update({k: getattr(settings, k) for k in ("temperature", "top_p", "top_k")
-                       if getattr(settings, k) is not None})
+        kwargs.update({k: getattr(settings, k) for k in SAMPLING_KNOBS if getattr(settings, k) is not None})
     start = time.perf_counter()
     from transformers import LogitsProcessorList
 
@@ -237,7 +238,7 @@ def generate_assessments(
 
 def check_sampling(settings: GenerationSettings) -> None:
     """Refuse sampling knobs without sampling (they would be silently ignored) and values ``generate`` rejects."""
-    knobs = {k: getattr(settings, k) for k in ("temperature", "top_p", "top_k", "seed") if getattr(settings, k) is not None}
+    knobs = [k for k in (*SAMPLING_KNOBS, "seed") if getattr(settings, k) is not None]
     if knobs and not settings.do_sample:
         raise ValueError(f"generation settings {sorted(knobs)} only apply with do_sample=True")
     if settings.temperature is not None and not settings.temperature > 0:

@@ -185,18 +185,18 @@ def evaluate_regressor(
     )
 
 
-def _example_clips(report: dict, source: ClipSource, evaluated: Sequence[Sample], eval_clips: Sequence) -> dict:
+def _example_clips(report: dict, fresh: FreshClips) -> dict:
     """The frames of the report's example dives for their plots, read again; one that broke since it was mapped
     loses its plot (logged), not the report."""
-    position = {sample.sample_id: k for k, sample in enumerate(evaluated)}
-    fresh = FreshClips(source, evaluated, eval_clips)
+    position = {sample.sample_id: k for k, sample in enumerate(fresh.samples)}
     out = {}
     for example in report.get("examples") or []:
         k = position.get(example["sample_id"])
         if k is None:
             continue
+        sample = fresh.samples[k]
         try:
-            out[example["sample_id"]] = (fresh[k], source.frame_indices(evaluated[k]), evaluated[k].num_frames)
+            out[example["sample_id"]] = (fresh[k], fresh.source.frame_indices(sample), sample.num_frames)
         except CLIP_LOAD_ERRORS as exc:
             log.warning("no frames plot for %s: %s: %s", example["sample_id"], type(exc).__name__, exc)
     return out
@@ -261,6 +261,7 @@ def run_evaluation(
     if lost:
         evaluated, eval_clips = [evaluated[i] for i in keep], [eval_clips[i] for i in keep]
         fallback = fallback_score(train, evaluated)
+    fresh = FreshClips(clips, evaluated, eval_clips)  # what the phases after generation read
     for spec, output in zip(systems, outputs, strict=True):
         results.append(checkpoint_result(spec, generated, output, generation, fallback[0], keep))
     train_quarantined: list[QuarantinedSample] = []
@@ -269,9 +270,8 @@ def run_evaluation(
         train_ok, train_clips, train_quarantined = load_available(clips, train, progress=progress)
         if len(train_ok) >= 2:
             try:  # the clips read again: one cut short since it was mapped raises here instead of killing the process
-                results.append(evaluate_regressor(train_ok, FreshClips(clips, train_ok, train_clips), evaluated,
-                                                  FreshClips(clips, evaluated, eval_clips), regressor, fallback[0],
-                                                  progress=progress))
+                results.append(evaluate_regressor(train_ok, FreshClips(clips, train_ok, train_clips), evaluated, fresh,
+                                                  regressor, fallback[0], progress=progress))
             except CLIP_LOAD_ERRORS as exc:
                 regressor_skipped = f"a clip broke while the regressor ran: {type(exc).__name__}: {exc}"
         else:
@@ -310,6 +310,6 @@ def run_evaluation(
         write_report(report, results, out_dir)  # the numbers are still worth keeping
         raise
     report["gates"] = [g.to_dict() for g in gate_results]
-    example_clips = _example_clips(report, clips, evaluated, eval_clips)
+    example_clips = _example_clips(report, fresh)
     paths = write_report(report, results, out_dir, example_clips=example_clips)
     return EvaluationResult(report, paths, gate_results, quarantined)
