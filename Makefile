@@ -6,7 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint ui clean-venv
 
+# A new environment takes about 7 GiB (torch's build for torchvision, pinned in constraints.txt, brings CUDA
+# libraries): refuse before the install starts instead of failing half-way with pip's "No space left on device".
+INSTALL_GIB ?= 8
+
 $(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) tools/check_free_disk.py --gib $(INSTALL_GIB) --for "a new $(VENV)" $(dir $(VENV)).
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
