@@ -24,7 +24,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -35,27 +35,34 @@ import learning_proof as proof  # noqa: E402  (the proof's data, metric and repo
 STAGES = ("hpl", "sft")
 
 
-def parse_variant(text: str) -> tuple[str, list[str]]:
+class Variant(NamedTuple):
+    """One sweep row: its name (the run folder), the stage it trains and that stage's config overrides."""
+
+    name: str
+    stage: str
+    overrides: list[str]
+
+    def described(self) -> list[str]:
+        """The overrides as given on the command line (``stage=sft`` included), for the report."""
+        return ([f"stage={self.stage}"] if self.stage != "hpl" else []) + self.overrides
+
+
+def parse_variant(text: str) -> Variant:
     """``name:key=value;key=value`` (``name`` alone: the config as it is; ``stage=sft``: the SFT control)."""
     name, _, rest = text.partition(":")
-    overrides = [part.strip() for part in rest.split(";") if part.strip()]
-    if not name.strip() or any("=" not in part for part in overrides):
+    parts = [part.strip() for part in rest.split(";") if part.strip()]
+    if not name.strip() or any("=" not in part for part in parts):
         raise SystemExit(f"--variant {text!r}: expected NAME or NAME:key=value;key=value")
-    stages = [part.split("=", 1)[1] for part in overrides if part.startswith("stage=")]
+    stages = [part.split("=", 1)[1] for part in parts if part.startswith("stage=")]
     if any(stage not in STAGES for stage in stages) or len(stages) > 1:
         raise SystemExit(f"--variant {text!r}: stage must be one of {', '.join(STAGES)}, given once")
-    return name.strip(), overrides
+    overrides = [part for part in parts if not part.startswith("stage=")]
+    return Variant(name.strip(), stages[0] if stages else "hpl", overrides)
 
 
-def variant_stage(extra: list[str]) -> tuple[str, list[str]]:
-    """(the stage a variant trains, its config overrides)."""
-    stage = next((part.split("=", 1)[1] for part in extra if part.startswith("stage=")), "hpl")
-    return stage, [part for part in extra if not part.startswith("stage=")]
-
-
-def run_variant(job: tuple[proof.Plan, Path, Path, int, str, list[str], Path]) -> dict[str, Any]:
+def run_variant(job: tuple[proof.Plan, Path, Path, int, Variant, Path]) -> dict[str, Any]:
     """Train one variant from the seed's SFT model and answer the held-out dives (runs in its own process)."""
-    plan, work, folder, seed, name, extra, out_root = job
+    plan, work, folder, seed, variant, out_root = job
     import torch
 
     from hieroaction.train.config import HPLRunConfig, SFTRunConfig, load_config
@@ -66,26 +73,25 @@ def run_variant(job: tuple[proof.Plan, Path, Path, int, str, list[str], Path]) -
     setup_logging()
     if plan.cpu_threads:
         torch.set_num_threads(plan.cpu_threads)
-    out = out_root / name
-    stage, extra_config = variant_stage(extra)
+    out = out_root / variant.name
     overrides = proof.overrides(plan, folder, folder / "samples.jsonl", out, plan.hpl_steps,
-                                folder / "sft" / "final", seed) + extra_config
+                                folder / "sft" / "final", seed) + variant.overrides
     train, test, settings, reward_config = proof.scoring_inputs(plan, work, folder)  # every row scored alike
-    if stage == "sft":
+    if variant.stage == "sft":
         final, hpl_time = proof.timed(run_sft, load_config(plan.sft_config, SFTRunConfig, overrides))
     else:
         final, hpl_time = proof.timed(run_hpl, load_config(plan.hpl_config, HPLRunConfig, overrides))
     answers = proof.answers(final, test, train, work / "test", settings, reward_config, plan)
     state = json.loads((final / "hieroaction_run.json").read_text())
-    return {"name": name, "overrides": extra, "hpl_time": hpl_time, "answers": answers,
+    return {"name": variant.name, "overrides": variant.described(), "hpl_time": hpl_time, "answers": answers,
             "training_rewards": state.get("reward_means")}
 
 
-def sweep(plan: proof.Plan, work: Path, folder: Path, seed: int, variants: list[tuple[str, list[str]]],
+def sweep(plan: proof.Plan, work: Path, folder: Path, seed: int, variants: list[Variant],
           out_root: Path, parallel: int) -> dict[str, Any]:
     """Every variant from ``folder`` (the seed's folder of the finished proof in ``work``), against its SFT answers."""
     sft = json.loads((folder / "answers.json").read_text())["sft"]
-    results = proof.map_jobs(run_variant, [(plan, work, folder, seed, name, extra, out_root) for name, extra in variants],
+    results = proof.map_jobs(run_variant, [(plan, work, folder, seed, variant, out_root) for variant in variants],
                              parallel)
     report = {"plan": proof.plan_record(plan), "seed": seed,
               "work": str(work), "machine": proof.machine(plan), "sft": proof.system_report(sft, plan.n_boot),
@@ -126,7 +132,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "hpl_sweep.json"), help="or -")
     args = parser.parse_args(argv)
     variants = [parse_variant(v) for v in args.variant]
-    if len({name for name, _ in variants}) != len(variants):
+    if len({variant.name for variant in variants}) != len(variants):
         raise SystemExit("--variant names must be distinct (each names its run folder)")
     plan, work, folder = proof.reader_plan(args, hpl_steps=args.steps)
     out_root = Path(args.out).resolve() if args.out else work / f"sweep_seed{args.seed}"

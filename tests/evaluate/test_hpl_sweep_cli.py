@@ -8,11 +8,11 @@ def _sweep():
     return load_script("hpl_sweep")
 
 
-def test_variants_parse_into_a_name_and_overrides():
+def test_variants_parse_into_a_name_a_stage_and_overrides():
     sweep = _sweep()
-    assert sweep.parse_variant("base") == ("base", [])
+    assert sweep.parse_variant("base") == ("base", "hpl", [])
     assert sweep.parse_variant("lv:hpl.credit=level; train.extra={\"a\": 1}") == (
-        "lv", ["hpl.credit=level", 'train.extra={"a": 1}'])
+        "lv", "hpl", ["hpl.credit=level", 'train.extra={"a": 1}'])
     with pytest.raises(SystemExit, match="expected NAME"):
         sweep.parse_variant("lv:hpl.credit")
     with pytest.raises(SystemExit, match="expected NAME"):
@@ -21,10 +21,10 @@ def test_variants_parse_into_a_name_and_overrides():
 
 def test_a_stage_sft_variant_is_the_sft_control():
     sweep = _sweep()
-    name, extra = sweep.parse_variant("more-sft:stage=sft;train.learning_rate=1e-4")
-    assert sweep.variant_stage(extra) == ("sft", ["train.learning_rate=1e-4"])
-    assert sweep.variant_stage(sweep.parse_variant("g8:hpl.num_generations=8")[1]) == (
-        "hpl", ["hpl.num_generations=8"])
+    control = sweep.parse_variant("more-sft:stage=sft;train.learning_rate=1e-4")
+    assert (control.stage, control.overrides) == ("sft", ["train.learning_rate=1e-4"])
+    assert control.described() == ["stage=sft", "train.learning_rate=1e-4"]  # as given, for the report
+    assert sweep.parse_variant("g8:hpl.num_generations=8").described() == ["hpl.num_generations=8"]
     with pytest.raises(SystemExit, match="stage must be one of hpl, sft"):
         sweep.parse_variant("x:stage=dpo")
     with pytest.raises(SystemExit, match="given once"):
