@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test lint ui clean-venv
 
 # A new environment takes about 7 GiB (torch's build for torchvision, pinned in constraints.txt, brings CUDA
-# libraries): refuse before the install starts instead of failing half-way with pip's "No space left on device".
+# libraries; docs/STACK.md): refuse before the install starts instead of failing half-way with "No space left on device".
 INSTALL_GIB ?= 8
 
 $(STAMP): pyproject.toml constraints.txt

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# One prepared GPU session: the `medium` learning proof on the lent GPU, its results and log under $OUT.
+#
+# Why a script: a session that draws a GPU has 15 device minutes, the machine's start included, and no package
+# index there. Everything is decided here beforehand; the run is one call that leaves what it finished under $OUT,
+# even when it is stopped at its budget. Beforehand, where PyPI is reachable: .venv/bin/python benchmarks/gpu_wheels.py
+# Then, through the device tool, from the repository root:  bash benchmarks/gpu_session.sh   (carry: gpu_wheels)
+#
+# Knobs (environment): OUT (default benchmarks/results/gpu_session), BUDGET_S (seconds the proof may run, default 520),
+# PYTHON (default python3), PROOF_ARGS (default the medium proof; "--quick" checks the script on a CPU).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-benchmarks/results/gpu_session}
+BUDGET_S=${BUDGET_S:-520}
+PYTHON=${PYTHON:-python3}
+PROOF_ARGS=${PROOF_ARGS:---preset medium --device cuda --eval-batch 64}
+WORK=${WORK:-/tmp/hieroaction_proof}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+
+if compgen -G "gpu_wheels/*.whl" >/dev/null; then
+  "$PYTHON" -m pip install --quiet --no-deps --target /tmp/gpu_site gpu_wheels/*.whl || exit 1
+  export PYTHONPATH=/tmp/gpu_site:.${PYTHONPATH:+:$PYTHONPATH}
+else
+  echo "gpu_session: no gpu_wheels/*.whl, using $PYTHON's own packages"
+fi
+{
+  date -u +"date %Y-%m-%dT%H:%M:%SZ"
+  command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  "$PYTHON" -c "import torch, transformers, trl; print('torch', torch.__version__, 'transformers', transformers.__version__, 'trl', trl.__version__)"
+} > "$OUT/machine.txt" 2>&1 || { cat "$OUT/machine.txt"; exit 1; }
+cat "$OUT/machine.txt"
+
+# SIGINT first (Python unwinds, finished seeds stay on disk), SIGKILL 20 s later.
+# shellcheck disable=SC2086
+timeout -s INT -k 20 "$BUDGET_S" "$PYTHON" benchmarks/learning_proof.py $PROOF_ARGS --work "$WORK" \
+  --json "$OUT/learning.json" --out "$OUT/learning.md" 2>&1 | tee "$OUT/proof.log" | grep -v "it/s]" | tail -n 200
+rc=${PIPESTATUS[0]}
+for answers in "$WORK"/seed*/answers.json; do  # each finished seed's per-dive answers, for a rerun of the report
+  [ -f "$answers" ] && cp "$answers" "$OUT/$(basename "$(dirname "$answers")")_answers.json"
+done
+echo "gpu_session: learning_proof exit code $rc; files in $OUT: $(ls "$OUT" | tr '\n' ' ')"
+exit "$rc"
