@@ -281,6 +281,15 @@ def _prefill_inputs(inputs: Mapping[str, Any], first: list[int], videos) -> dict
     return unique
 
 
+def distinct_prompt_inputs(inputs: Mapping[str, Any]) -> tuple[dict[str, Any], torch.Tensor]:
+    """``(inputs of each distinct prompt once, index of its distinct prompt for every row)``: what a pass that needs
+    one answer per prompt (a greedy baseline of sampled answers) decodes instead of every repeat."""
+    rows = inputs["input_ids"].shape[0]
+    videos = _row_videos(inputs, rows)
+    first, owner = shared_prompt_groups(inputs["input_ids"], inputs["attention_mask"], videos)
+    return _prefill_inputs(inputs, first, videos), owner
+
+
 @torch.no_grad()
 def generate_from_shared_prompts(
     model,

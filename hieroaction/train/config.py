@@ -133,13 +133,15 @@ class SFTRunConfig:
 class HPLSettings:
     """The ``hpl:`` section: GRPO sampling/optimisation settings and the reward configuration.
 
-    Every field but ``rewards``, ``fast_generation`` and ``credit`` is a trl ``GRPOConfig`` field of the same name and
+    Every field but ``rewards``, ``fast_generation``, ``credit``, ``baseline`` and ``sft_weight`` is a trl ``GRPOConfig`` field of the same name and
     passes to it by name; anything else trl accepts goes through ``train.extra``. ``rewards`` is a
     :class:`hieroaction.rewards.RewardConfig` mapping. ``fast_generation`` generates the rollouts with
     :mod:`hieroaction.model.fast_generation` (each clip's prompt prefilled once, a lean decode loop; the same tokens as
     HF ``generate``) instead of HF ``generate``. ``credit``: ``sequence`` (one advantage per answer, trl's) or
     ``level`` (each token credited with the reward levels its part of the answer decides:
-    :mod:`hieroaction.rewards.credit`). ``sft_weight``: weight of the gold answers' SFT loss added to the GRPO loss
+    :mod:`hieroaction.rewards.credit`). ``baseline``: what each sampled answer's reward is compared with, ``group``
+    (the mean of the clip's answers, trl's) or ``greedy`` (the clip's greedy answer, decoded too; needs
+    ``fast_generation``). ``sft_weight``: weight of the gold answers' SFT loss added to the GRPO loss
     (0: GRPO alone; :class:`hieroaction.train.video_grpo.VideoGRPOTrainer`).
     """
 
@@ -158,6 +160,7 @@ class HPLSettings:
     log_completions: bool = False
     fast_generation: bool = False
     credit: str = "sequence"
+    baseline: str = "group"
     sft_weight: float = 0.0
     rewards: dict[str, Any] = field(default_factory=dict)
 
@@ -180,7 +183,7 @@ class HPLSettings:
 
     def grpo_fields(self) -> dict[str, Any]:
         """The fields trl's ``GRPOConfig`` takes by the same name (unset optional ones left to trl's defaults)."""
-        own = ("rewards", "fast_generation", "credit", "sft_weight")
+        own = ("rewards", "fast_generation", "credit", "baseline", "sft_weight")
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in own}
         if values["steps_per_generation"] is None:
             del values["steps_per_generation"]
@@ -365,6 +368,11 @@ def _check_hpl(settings: HPLSettings) -> None:
         raise ConfigError(f"hpl.top_p: must be in (0, 1], got {settings.top_p!r}")
     if settings.credit not in ("sequence", "level"):
         raise ConfigError(f"hpl.credit: must be 'sequence' or 'level', got {settings.credit!r}")
+    if settings.baseline not in ("group", "greedy"):
+        raise ConfigError(f"hpl.baseline: must be 'group' or 'greedy', got {settings.baseline!r}")
+    if settings.baseline == "greedy" and not settings.fast_generation:
+        raise ConfigError("hpl.baseline: 'greedy' decodes the greedy answers with the fast generation path: set "
+                          "hpl.fast_generation: true")
     settings.reward_config()
 
 

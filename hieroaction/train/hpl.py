@@ -19,6 +19,7 @@ every ``train.save_steps`` with the config, data version and code version beside
       beta: 0.0                # KL to the starting (SFT) model; > 0 keeps a reference model
       fast_generation: false   # true: hieroaction.model.fast_generation instead of HF generate (same tokens)
       credit: sequence         # or level: each token's advantage from the levels it decides (rewards/credit.py)
+      baseline: group          # or greedy: compare each sampled answer with the clip's greedy answer (fast_generation)
       sft_weight: 0.0          # > 0: plus this x the SFT loss of each clip's gold answer
       rewards:                 # hieroaction.rewards.RewardConfig
         mode: hierarchical     # or flat (the ablation)
@@ -143,6 +144,7 @@ def run_hpl(config: HPLRunConfig | str | Path, overrides: list[str] | tuple[str,
             video_quarantine=run.quarantine,
             fast_generation=config.hpl.fast_generation,
             credit=config.hpl.credit,
+            baseline=config.hpl.baseline,
             sft_weight=config.hpl.sft_weight,
         )
     except ValueError as exc:  # trl's batch/generation consistency checks

@@ -1,8 +1,9 @@
 """Per-token GRPO advantages from level credit (:mod:`hieroaction.rewards.credit`): the tensor side.
 
 Each credit class (format, action, steps, score) has its own return per completion; each is baselined against the
-other answers to the same clip and scaled as trl scales whole-answer rewards (``scale_rewards``: group, batch or
-none), and each token takes the advantage of its class. trl's loss accepts ``(B, T)`` advantages as they are.
+other answers to the same clip (or against the clip's greedy answer: ``hpl.baseline: greedy``) and scaled as trl
+scales whole-answer rewards (``scale_rewards``: group, batch or none), and each token takes the advantage of its
+class. trl's loss accepts ``(B, T)`` advantages as they are. Whole-answer credit is the case of one class.
 """
 
 from __future__ import annotations
@@ -42,22 +43,37 @@ def completion_classes(tokenizer, completion_ids: torch.Tensor, completion_mask:
     return classes
 
 
-def class_advantages(returns: torch.Tensor, num_generations: int, scale: str) -> torch.Tensor:
+def class_advantages(returns: torch.Tensor, num_generations: int, scale: str,
+                     baseline: torch.Tensor | None = None) -> torch.Tensor:
     """``(N, C)`` returns of N completions (consecutive groups of ``num_generations`` answers to one clip) to
-    ``(N, C)`` advantages: minus the group mean, divided by the group's or the batch's standard deviation (or not)."""
+    ``(N, C)`` advantages: minus the group mean, or minus ``baseline`` (``(N, C)``: per completion, the returns of its
+    clip's greedy answer, the same for a whole group, so that only answers better than the one evaluation reads are
+    reinforced), divided by the group's or the batch's standard deviation of the returns (or not). With a baseline the
+    greedy answer counts among its clip's answers for that spread: answers that agree with each other but not with it
+    are scaled by a spread above zero, not by the 1e-4 floor."""
     if returns.size(0) % num_generations:
         raise ValueError(f"{returns.size(0)} completions do not split into groups of {num_generations}")
     grouped = returns.view(-1, num_generations, returns.size(1))
-    advantages = (grouped - grouped.mean(dim=1, keepdim=True)).view_as(returns)
+    if baseline is None:
+        centre, pool = grouped.mean(dim=1, keepdim=True), grouped
+    else:
+        if baseline.shape != returns.shape:
+            raise ValueError(f"baseline of shape {tuple(baseline.shape)} for returns of shape {tuple(returns.shape)}")
+        centre = baseline.view_as(grouped)
+        if not torch.equal(centre, centre[:, :1].expand_as(centre)):
+            raise ValueError("baseline differs within a group: it must be the return of the group's one greedy answer")
+        pool = torch.cat([grouped, centre[:, :1]], dim=1)
+    advantages = grouped - centre
     if scale == "group":
-        std = grouped.std(dim=1, keepdim=True) if num_generations > 1 else torch.zeros_like(grouped[:, :1])
-        advantages = (advantages.view_as(grouped) / (std + 1e-4)).view_as(returns)
+        std = pool.std(dim=1, keepdim=True) if pool.size(1) > 1 else torch.zeros_like(pool[:, :1])
+        advantages = advantages / (std + 1e-4)
     elif scale == "batch":
-        std = returns.std(dim=0, keepdim=True) if returns.size(0) > 1 else torch.zeros_like(returns[:1])
+        flat = pool.reshape(-1, returns.size(1))
+        std = flat.std(dim=0, keepdim=True) if flat.size(0) > 1 else torch.zeros_like(flat[:1])
         advantages = advantages / (std + 1e-4)
     elif scale != "none":
         raise ValueError(f"scale_rewards must be 'group', 'batch' or 'none', got {scale!r}")
-    return advantages
+    return advantages.reshape(returns.shape)
 
 
 def token_advantages(class_adv: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:

@@ -22,6 +22,10 @@ log-prob passes of the policy, the old policy and the reference model, so a vide
   its generations, a lean decode loop; the same tokens as ``generate`` for the same seed) instead of HF ``generate``;
 - with ``credit="level"`` gives each completion token the advantage of the reward levels its part of the answer
   decides (:mod:`hieroaction.rewards.credit`, :mod:`hieroaction.train.level_credit`) instead of the whole answer's;
+- with ``baseline="greedy"`` (needs ``fast_generation``) also decodes each clip's greedy answer, the one evaluation
+  reads, and baselines every sampled answer against its reward instead of the group's mean: only answers better than
+  the greedy one are reinforced, instead of every answer above a group mean that sampling pulls below it
+  (:func:`~hieroaction.train.level_credit.class_advantages`);
 - with ``sft_weight > 0`` adds ``sft_weight`` x the SFT loss of each clip's gold answer (rows need a ``target``) to
   the GRPO loss: the policy keeps learning the gold answers while GRPO ranks its own, instead of drifting from them
   on a few noisy rewards (:func:`gold_answer_loss`; the gold tokens are :func:`~hieroaction.train.data.answer_token_ids`,
@@ -31,6 +35,7 @@ log-prob passes of the policy, the old policy and the reference model, so a vide
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -39,11 +44,12 @@ import numpy as np
 import torch
 from transformers import Trainer
 from trl import GRPOTrainer
+from trl.data_utils import is_conversational
 from trl.extras.profiling import profiling_context
 from trl.models import unwrap_model_for_generation
 from trl.trainer.utils import pad
 
-from hieroaction.model.fast_generation import DecodeSettings, generate_from_shared_prompts
+from hieroaction.model.fast_generation import DecodeSettings, distinct_prompt_inputs, generate_from_shared_prompts
 from hieroaction.model.tokens import suppressed_token_ids
 from hieroaction.rewards.credit import CREDIT_CLASSES, class_returns
 from hieroaction.train.clip_encoding import ClipEncodingCache
@@ -99,6 +105,8 @@ class VideoGRPOTrainer(GRPOTrainer):
             generation setting it does not implement raises ``ValueError`` here, before training.
         credit: ``"sequence"`` (trl's one advantage per completion) or ``"level"`` (per token, from the levels of a
             :class:`~hieroaction.rewards.HierarchicalReward`, which must then be the only reward function).
+        baseline: ``"group"`` (trl's: the mean reward of the clip's answers) or ``"greedy"`` (the reward of the clip's
+            greedy answer; needs ``fast_generation`` and a single HierarchicalReward).
         sft_weight: weight of the gold answers' SFT loss added to the GRPO loss (0: GRPO alone); each clip counts
             once, however many answers it has in the batch.
     """
@@ -113,14 +121,24 @@ class VideoGRPOTrainer(GRPOTrainer):
         video_quarantine=None,
         fast_generation: bool = False,
         credit: str = "sequence",
+        baseline: str = "group",
         sft_weight: float = 0.0,
         **kwargs,
     ):
         if not sft_weight >= 0:
             raise ValueError(f"sft_weight must be >= 0, got {sft_weight!r}")
+        if credit not in ("sequence", "level"):
+            raise ValueError(f"credit must be 'sequence' or 'level', got {credit!r}")
+        if baseline not in ("group", "greedy"):
+            raise ValueError(f"baseline must be 'group' or 'greedy', got {baseline!r}")
+        if baseline == "greedy" and not fast_generation:
+            raise ValueError("baseline='greedy' decodes the greedy answers with the fast generation path: set "
+                             "fast_generation")
         super().__init__(*args, **kwargs)
         self.sft_weight = float(sft_weight)
-        self.credit_reward = self._credit_reward(credit)
+        self.credit, self.baseline = credit, baseline
+        self.credit_reward = self._credit_reward() if credit == "level" or baseline == "greedy" else None
+        self._greedy_ids: list[list[int]] | None = None
         # after trl built its reference model, so that model keeps its own, unwrapped encoder
         self.clip_cache = ClipEncodingCache(self.model, self.accelerator.autocast) if encode_clips_once else None
         if not self._is_vlm:
@@ -190,16 +208,24 @@ class VideoGRPOTrainer(GRPOTrainer):
         ):
             settings = DecodeSettings.for_model(unwrapped_model, self.generation_config)
             output = generate_from_shared_prompts(unwrapped_model, inputs, settings)
-        completion_ids = output.completion_ids
+            if self.baseline == "greedy":  # after the samples: greedy decoding draws nothing from the generator
+                distinct, owner = distinct_prompt_inputs(inputs)
+                greedy = generate_from_shared_prompts(unwrapped_model, distinct,
+                                                      dataclasses.replace(settings, do_sample=False))
+                greedy_ids = self._until_end(greedy.completion_ids)
+                self._greedy_ids = [greedy_ids[i] for i in owner.tolist()]
+        # None like trl's generate path: sampling log-probs would switch on trl's importance-sampling correction
+        return self._until_end(output.completion_ids), None
+
+    def _until_end(self, completion_ids: torch.Tensor) -> list[list[int]]:
+        """Each row's tokens up to and including its first end-of-answer token, as trl keeps them after generate()."""
         device = completion_ids.device
-        # everything after the first end-of-answer token is masked, as trl does after generate()
         is_eos = torch.isin(completion_ids, torch.tensor(self.eos_token_ids, device=device))
         eos_idx = torch.full((is_eos.size(0),), is_eos.size(1), dtype=torch.long, device=device)
         eos_idx[is_eos.any(dim=1)] = is_eos.int().argmax(dim=1)[is_eos.any(dim=1)]
         positions = torch.arange(is_eos.size(1), device=device).expand(is_eos.size(0), -1)
         keep = (positions <= eos_idx.unsqueeze(1)).cpu()
-        # None like trl's generate path: sampling log-probs would switch on trl's importance-sampling correction
-        return [c[m].tolist() for c, m in zip(completion_ids.cpu(), keep, strict=True)], None
+        return [c[m].tolist() for c, m in zip(completion_ids.cpu(), keep, strict=True)]
 
     def _row_id(self, row: Mapping[str, Any], index: int) -> str:
         return str(row.get(self.id_column, f"row {index}"))
@@ -281,6 +307,7 @@ class VideoGRPOTrainer(GRPOTrainer):
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         self._batch_videos = self._load_batch_videos(inputs)
         self._tokenized_video = None
+        self._greedy_ids = None
         try:
             # The old/ref passes inside trl's method read the video through _scoring_video (see _video_scope).
             with self._lazy_video_scope(), self._clip_scope():
@@ -293,7 +320,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         if self.sft_weight > 0:
             output.update(self._gold_fields(inputs))
         if self.credit_reward is not None:
-            output["advantages"] = self._level_advantages(output)
+            output["advantages"] = self._own_advantages(output, inputs)
         return output
 
     # ------------------------------------------------------------------------------------------- gold SFT term
@@ -325,36 +352,66 @@ class VideoGRPOTrainer(GRPOTrainer):
                                 self.accelerator.autocast)
 
     # ---------------------------------------------------------------------------------------------- level credit
-    def _credit_reward(self, credit: str):
-        if credit == "sequence":
-            return None
-        if credit != "level":
-            raise ValueError(f"credit must be 'sequence' or 'level', got {credit!r}")
+    def _credit_reward(self):
+        """The HierarchicalReward whose levels give the returns of level credit and of the greedy baseline."""
         rewards = [f for f in self.reward_funcs if hasattr(f, "components") and hasattr(f, "config")]
         if len(self.reward_funcs) != 1 or len(rewards) != 1:
-            raise ValueError("credit='level' needs exactly one reward function, a HierarchicalReward")
+            raise ValueError("credit='level' and baseline='greedy' need exactly one reward function, a "
+                             "HierarchicalReward")
         if self.multi_objective_aggregation != "sum_then_normalize":
-            raise ValueError("credit='level' computes its own advantages: keep multi_objective_aggregation's default")
+            raise ValueError("credit='level' and baseline='greedy' compute their own advantages: keep "
+                             "multi_objective_aggregation's default")
         return rewards[0]
 
-    def _level_advantages(self, output: dict[str, Any]) -> torch.Tensor:
-        """``(B, T)`` advantages of this process's completions from the levels the reward just scored (all
-        processes' returns gathered first: a clip's answers may be spread over processes, as trl spreads them)."""
+    def _returns(self, components: Mapping[str, list[float]]) -> torch.Tensor:
+        """``(N, C)`` returns: one column per credit class (level credit) or the whole answer's reward."""
+        if self.credit == "level":
+            rows = class_returns(components, self.credit_reward.config)
+        else:
+            rows = [[total] for total in components["total"]]
+        return torch.tensor(rows, dtype=torch.float32, device=self.accelerator.device)
+
+    def _greedy_returns(self, inputs: list[dict[str, Any]]) -> torch.Tensor:
+        """The returns of each row's clip's greedy answer, scored by the same reward with the same columns."""
+        if self._greedy_ids is None or len(self._greedy_ids) != len(inputs):
+            raise RuntimeError("no greedy answer for every row: baseline='greedy' needs the fast generation path")
+        texts = self.processing_class.batch_decode(self._greedy_ids, skip_special_tokens=True)
+        completions: list[Any] = texts
+        if is_conversational(inputs[0]):
+            completions = [[{"role": "assistant", "content": text}] for text in texts]
+        columns = {key: [row[key] for row in inputs] for key in inputs[0]
+                   if key not in ("prompt", "completion", "completion_ids")}
+        components = self.credit_reward.components(completions, trainer_state=self.state, **columns)
+        self._metrics["train"]["reward/greedy"].append(sum(components["total"]) / max(len(texts), 1))
+        return self._returns(components)
+
+    def _own_advantages(self, output: dict[str, Any], inputs: list[dict[str, Any]]) -> torch.Tensor:
+        """Advantages of this process's completions from the returns the reward just scored: ``(B,)`` for whole-answer
+        credit, ``(B, T)`` for level credit; against the group mean or the greedy answers (all processes' returns
+        gathered first: a clip's answers may be spread over processes, as trl spreads them)."""
         components = self.credit_reward.last_components
         local = output["completion_ids"].size(0)
         if len(components.get("total", ())) != local:
             raise RuntimeError(f"the reward scored {len(components.get('total', ()))} completions, the batch has {local}")
-        device = self.accelerator.device
-        returns = torch.tensor(class_returns(components, self.credit_reward.config), dtype=torch.float32, device=device)
-        returns = self.accelerator.gather(returns)
-        advantages = class_advantages(returns, self.num_generations, self.scale_rewards)
+        returns = self._returns(components)
+        baseline = None
+        if self.baseline == "greedy":
+            greedy = self._greedy_returns(inputs)
+            beat = (returns.sum(dim=1) > greedy.sum(dim=1)).float().mean().item()
+            self._metrics["train"]["reward/beats_greedy"].append(beat)
+            baseline = self.accelerator.gather(greedy)
+        advantages = class_advantages(self.accelerator.gather(returns), self.num_generations, self.scale_rewards,
+                                      baseline)
         start = self.accelerator.process_index * local
+        advantages = advantages[start : start + local]
+        if self.credit != "level":
+            return advantages[:, 0]
         classes = completion_classes(self._tokenizer, output["completion_ids"], output["completion_mask"])
         real = output["completion_mask"].bool().cpu()
         for index, name in enumerate(CREDIT_CLASSES):  # the share of the answer tokens each level credits
             share = (classes == index).logical_and(real).sum().item() / max(int(real.sum().item()), 1)
             self._metrics["train"][f"credit/{name}_tokens"].append(share)
-        return token_advantages(advantages[start : start + local], classes)
+        return token_advantages(advantages, classes)
 
     def _clip_scope(self):
         return self.clip_cache.scope() if self.clip_cache is not None else contextlib.nullcontext()

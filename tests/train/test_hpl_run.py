@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from hieroaction.datasets.sample import write_jsonl
@@ -104,6 +105,52 @@ def test_run_hpl_with_level_credit_trains_and_logs_which_tokens_each_level_credi
     assert json.loads((final / "hieroaction_run.json").read_text())["global_step"] == 1
 
 
+def test_run_hpl_against_the_greedy_answers_scores_them_and_reinforces_only_what_beats_them(
+    tmp_path, real_samples, tiny_checkpoint, clip_writer, frames_spec, monkeypatch
+):
+    """Each clip's greedy answer is decoded once, shared by its group's rows, scored by the same reward, and every
+    sampled answer's advantage is its reward minus that answer's, over the spread of both (recomputed here)."""
+    from hieroaction.train.hpl import run_hpl
+    from hieroaction.train.level_credit import class_advantages
+    from hieroaction.train.video_grpo import VideoGRPOTrainer
+
+    seen = []
+    own_advantages = VideoGRPOTrainer._own_advantages
+
+    def observed(self, output, inputs):  # observes only: the trainer's own result goes on unchanged
+        advantages = own_advantages(self, output, inputs)
+        seen.append((self, output["completion_ids"].clone(), output["completion_mask"].clone(), list(inputs),
+                     [list(ids) for ids in self._greedy_ids], advantages.clone()))
+        return advantages
+
+    monkeypatch.setattr(VideoGRPOTrainer, "_own_advantages", observed)
+    clip_writer(real_samples[:4], tmp_path / "frames")
+    config = _hpl_config(tmp_path, real_samples[:4], tiny_checkpoint, frames_spec,
+                         hpl={"fast_generation": True, "baseline": "greedy"}, max_steps=1)
+    run_hpl(config)
+
+    (trainer, completion_ids, mask, inputs, greedy_ids, advantages), = seen
+    groups = trainer.num_generations
+    for start in range(0, len(inputs), groups):  # one greedy answer per clip, shared by its group
+        assert all(ids == greedy_ids[start] for ids in greedy_ids[start : start + groups])
+    decode = trainer.processing_class.batch_decode
+    sampled = [ids[m.bool()].tolist() for ids, m in zip(completion_ids, mask, strict=True)]
+    columns = {k: [row[k] for row in inputs] for k in inputs[0] if k not in ("prompt", "completion_ids")}
+
+    def totals(ids):
+        texts = [[{"role": "assistant", "content": t}] for t in decode(ids, skip_special_tokens=True)]
+        return torch.tensor(trainer.credit_reward.components(texts, trainer_state=trainer.state, **columns)["total"])
+
+    rewards, greedy = totals(sampled)[:, None], totals(greedy_ids)[:, None]
+    expected = class_advantages(rewards, groups, trainer.scale_rewards, greedy)[:, 0]
+    assert advantages.shape == (len(inputs),)
+    assert torch.allclose(advantages, expected, atol=1e-5)
+    assert ((advantages > 0) == (rewards[:, 0] > greedy[:, 0])).all()  # reinforced exactly when it beats greedy
+    state = json.loads((tmp_path / "hpl" / "checkpoint-1" / "trainer_state.json").read_text())
+    (entry,) = [e for e in state["log_history"] if "reward" in e]
+    assert 0.0 <= entry["reward/greedy"] <= 1.0 and 0.0 <= entry["reward/beats_greedy"] <= 1.0
+
+
 @pytest.mark.slow  # a subprocess with its own torch/trl imports: ~30 s on a loaded 2-core machine
 def test_hpl_killed_with_sigkill_resumes_and_finishes_at_the_same_step(
     tmp_path, real_samples, tiny_checkpoint, clip_writer, frames_spec
@@ -167,6 +214,8 @@ def test_shipped_hpl_configs_give_valid_grpo_and_reward_settings():
         ({"rewards": {"weights": {"style": 1.0}}}, "hpl.rewards: unknown reward levels"),
         ({"rewards": {"stages": [{"until": 1.0, "levels": ["score", "vibes"]}]}}, "hpl.rewards: stage levels"),
         ({"credit": "token"}, "hpl.credit: must be 'sequence' or 'level'"),
+        ({"baseline": "best", "fast_generation": True}, "hpl.baseline: must be 'group' or 'greedy'"),
+        ({"baseline": "greedy"}, "hpl.baseline: 'greedy' decodes .* set hpl.fast_generation: true"),
     ],
 )
 def test_bad_hpl_settings_name_the_key(hpl, message):

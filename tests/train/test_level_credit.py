@@ -28,6 +28,23 @@ def test_class_advantages_are_baselined_per_clip_and_scaled_as_trl_scales_reward
         class_advantages(returns, 2, "sometimes")
 
 
+def test_against_a_greedy_baseline_only_answers_that_beat_it_gain_and_the_spread_counts_it():
+    returns = torch.tensor([[1.0], [0.0], [0.0], [0.0]])  # clip 1: answers 1 and 0; clip 2: both 0
+    greedy = torch.tensor([[0.5], [0.5], [1.0], [1.0]])  # each clip's greedy answer, repeated over its group
+    none = class_advantages(returns, 2, "none", greedy)
+    assert none[:, 0].tolist() == [0.5, -0.5, -1.0, -1.0]
+    group = class_advantages(returns, 2, "group", greedy)
+    spreads = torch.tensor([[1.0, 0.0, 0.5], [0.0, 0.0, 1.0]]).std(dim=1)  # the greedy return counts in the spread
+    assert torch.allclose(group[:, 0], none[:, 0] / (spreads.repeat_interleave(2) + 1e-4))
+    assert group[2:].abs().min() > 1.0  # answers that agree with each other, not with greedy: still a bounded push
+    batch = class_advantages(returns, 2, "batch", greedy)
+    assert torch.allclose(batch, none / (torch.cat([returns, greedy[::2]]).std() + 1e-4))
+    with pytest.raises(ValueError, match="differs within a group"):
+        class_advantages(returns, 2, "group", torch.tensor([[0.5], [0.4], [1.0], [1.0]]))
+    with pytest.raises(ValueError, match="baseline of shape"):
+        class_advantages(returns, 2, "group", greedy[:2])
+
+
 def test_each_token_takes_its_class_advantage():
     advantages = torch.tensor([[1.0, 2.0, 3.0, 4.0], [-1.0, -2.0, -3.0, -4.0]])
     classes = torch.tensor([[0, 1, 1, 3], [2, 2, 0, 0]])
@@ -57,7 +74,7 @@ def test_token_pieces_add_up_to_the_completion_for_the_real_tokenizer_and_for_sp
     assert len(pieces) == len(byte_ids) and "".join(pieces) == text  # the quadratic fallback took over
 
 
-def _credit_trainer(model_dir, tmp_path, sample, score_range):
+def _credit_trainer(model_dir, tmp_path, sample, score_range, **trainer_settings):
     from datasets import Dataset
     from transformers import AutoModelForImageTextToText, AutoProcessor
     from trl import GRPOConfig
@@ -75,7 +92,7 @@ def _credit_trainer(model_dir, tmp_path, sample, score_range):
     trainer = VideoGRPOTrainer(model=AutoModelForImageTextToText.from_pretrained(model_dir), reward_funcs=[reward],
                                args=args, train_dataset=Dataset.from_list([row] * 4),
                                processing_class=AutoProcessor.from_pretrained(model_dir),
-                               video_loader=lambda _: clip, credit="level")
+                               video_loader=lambda _: clip, **({"credit": "level"} | trainer_settings))
     return trainer, reward, row
 
 
@@ -93,7 +110,7 @@ def test_the_trainer_credits_a_wrong_score_to_the_score_tokens_only(tiny_checkpo
     encoded = tokenizer(completions, add_special_tokens=False, padding=True, return_tensors="pt", padding_side="right")
     output = {"completion_ids": encoded["input_ids"], "completion_mask": encoded["attention_mask"]}
 
-    advantages = trainer._level_advantages(output)
+    advantages = trainer._own_advantages(output, [row] * 4)
 
     assert advantages.shape == encoded["input_ids"].shape
     from hieroaction.train.level_credit import completion_classes
@@ -107,6 +124,33 @@ def test_the_trainer_credits_a_wrong_score_to_the_score_tokens_only(tiny_checkpo
         assert advantages[row_index][real].abs().max() < 1e-3
     assert advantages[2:].abs().max() < 1e-3
     assert trainer._metrics["train"]["credit/score_tokens"]
+
+
+def test_against_greedy_answers_a_sample_gains_only_when_it_beats_its_clips_greedy_answer(
+    tiny_checkpoint, tmp_path, real_samples
+):
+    from hieroaction.reasoning.render import render_target
+    from hieroaction.rewards import COLUMNS, score_range
+
+    sample = next(s for s in real_samples if s.steps and s.judge_scores)
+    trainer, reward, row = _credit_trainer(tiny_checkpoint, tmp_path, sample, score_range(real_samples),
+                                           credit="sequence", baseline="greedy", fast_generation=True)
+    right = render_target(sample)
+    wrong_score = right[: right.index("<score>")] + "<score>0.00</score>"
+    completions = [right, wrong_score, wrong_score, wrong_score]  # the sampled answers of two clips
+    greedy = [wrong_score, wrong_score, right, right]  # clip 1's greedy answer is worse, clip 2's is better
+    reward(completions, **{c: [row[c]] * 4 for c in COLUMNS})
+    tokenizer = trainer.processing_class.tokenizer
+    encoded = tokenizer(completions, add_special_tokens=False, padding=True, return_tensors="pt", padding_side="right")
+    output = {"completion_ids": encoded["input_ids"], "completion_mask": encoded["attention_mask"]}
+    trainer._greedy_ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in greedy]
+
+    advantages = trainer._own_advantages(output, [row] * 4)
+
+    assert advantages.shape == (4,)
+    assert advantages[0] > 0.5 and abs(advantages[1]) < 1e-6  # better than greedy / as good as greedy
+    assert (advantages[2:] < -0.5).all()  # both worse than greedy: pushed down though they tie (group mean: 0)
+    assert trainer._metrics["train"]["reward/beats_greedy"] == [0.25]
 
 
 def test_level_credit_needs_the_hierarchical_reward(tiny_checkpoint, tmp_path):
