@@ -351,7 +351,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         return gold_answer_loss(model, prompts, golds, video, self._tokenizer.pad_token_id, self._mm_token_type_ids,
                                 self.accelerator.autocast)
 
-    # ---------------------------------------------------------------------------------------------- level credit
+    # ------------------------------------------------------------ own advantages: level credit, greedy baseline
     def _credit_reward(self):
         """The HierarchicalReward whose levels give the returns of level credit and of the greedy baseline."""
         rewards = [f for f in self.reward_funcs if hasattr(f, "components") and hasattr(f, "config")]
@@ -362,6 +362,9 @@ class VideoGRPOTrainer(GRPOTrainer):
             raise ValueError("credit='level' and baseline='greedy' compute their own advantages: keep "
                              "multi_objective_aggregation's default")
         return rewards[0]
+
+    def _mode(self) -> str:
+        return "train" if self.model.training else "eval"
 
     def _returns(self, components: Mapping[str, list[float]]) -> torch.Tensor:
         """``(N, C)`` returns: one column per credit class (level credit) or the whole answer's reward."""
@@ -382,7 +385,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         columns = {key: [row[key] for row in inputs] for key in inputs[0]
                    if key not in ("prompt", "completion", "completion_ids")}
         components = self.credit_reward.components(completions, trainer_state=self.state, **columns)
-        self._metrics["train"]["reward/greedy"].append(sum(components["total"]) / max(len(texts), 1))
+        self._metrics[self._mode()]["reward/greedy"].append(sum(components["total"]) / max(len(texts), 1))
         return self._returns(components)
 
     def _own_advantages(self, output: dict[str, Any], inputs: list[dict[str, Any]]) -> torch.Tensor:
@@ -398,7 +401,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         if self.baseline == "greedy":
             greedy = self._greedy_returns(inputs)
             beat = (returns.sum(dim=1) > greedy.sum(dim=1)).float().mean().item()
-            self._metrics["train"]["reward/beats_greedy"].append(beat)
+            self._metrics[self._mode()]["reward/beats_greedy"].append(beat)
             baseline = self.accelerator.gather(greedy)
         advantages = class_advantages(self.accelerator.gather(returns), self.num_generations, self.scale_rewards,
                                       baseline)
@@ -410,7 +413,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         real = output["completion_mask"].bool().cpu()
         for index, name in enumerate(CREDIT_CLASSES):  # the share of the answer tokens each level credits
             share = (classes == index).logical_and(real).sum().item() / max(int(real.sum().item()), 1)
-            self._metrics["train"][f"credit/{name}_tokens"].append(share)
+            self._metrics[self._mode()][f"credit/{name}_tokens"].append(share)
         return token_advantages(advantages, classes)
 
     def _clip_scope(self):
@@ -449,7 +452,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         if self.sft_weight > 0:
             gold = self._gold_loss(model, inputs)
             if gold is not None:
-                mode = "train" if self.model.training else "eval"
+                mode = self._mode()
                 self._metrics[mode]["sft_loss"].append(self.accelerator.gather(gold.detach()).mean().item())
                 normalizer = self.current_gradient_accumulation_steps if mode == "train" else 1.0
                 loss = loss + self.sft_weight * gold / normalizer

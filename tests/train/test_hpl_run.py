@@ -109,7 +109,9 @@ def test_run_hpl_against_the_greedy_answers_scores_them_and_reinforces_only_what
     tmp_path, real_samples, tiny_checkpoint, clip_writer, frames_spec, monkeypatch
 ):
     """Each clip's greedy answer is decoded once, shared by its group's rows, scored by the same reward, and every
-    sampled answer's advantage is its reward minus that answer's, over the spread of both (recomputed here)."""
+    sampled answer's advantage is its reward minus that answer's, over the spread of both (recomputed here). The tiny
+    model's random answers mostly earn 0, so this is the plumbing of a real run; test_level_credit.py checks the
+    values with answers that earn different rewards."""
     from hieroaction.train.hpl import run_hpl
     from hieroaction.train.level_credit import class_advantages
     from hieroaction.train.video_grpo import VideoGRPOTrainer
