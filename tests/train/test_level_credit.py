@@ -93,6 +93,7 @@ def _credit_trainer(model_dir, tmp_path, sample, score_range, **trainer_settings
                                args=args, train_dataset=Dataset.from_list([row] * 4),
                                processing_class=AutoProcessor.from_pretrained(model_dir),
                                video_loader=lambda _: clip, **({"credit": "level"} | trainer_settings))
+    trainer.model.train()  # as inside a training step: the metrics go to the train mode's log
     return trainer, reward, row
 
 
