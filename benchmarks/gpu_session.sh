@@ -6,6 +6,8 @@
 # even when it is stopped at its budget. Beforehand, where PyPI is reachable: .venv/bin/python benchmarks/gpu_wheels.py
 # Then, through the device tool, from the repository root:  bash benchmarks/gpu_session.sh   (carry: gpu_wheels)
 #
+# Files in $OUT (8 at most come back): machine.txt, learning.json, learning.md, proof.log, seed<N>_report.json and
+# seed<N>_answers.json for the two seeds.
 # Knobs (environment): OUT (default benchmarks/results/gpu_session), BUDGET_S (seconds the proof may run, default 520),
 # PYTHON (default python3), PROOF_ARGS (default the medium proof; "--quick" checks the script on a CPU).
 set -uo pipefail
@@ -36,8 +38,9 @@ cat "$OUT/machine.txt"
 timeout -s INT -k 20 "$BUDGET_S" "$PYTHON" benchmarks/learning_proof.py $PROOF_ARGS --work "$WORK" \
   --json "$OUT/learning.json" --out "$OUT/learning.md" 2>&1 | tee "$OUT/proof.log" | grep -v "it/s]" | tail -n 200
 rc=${PIPESTATUS[0]}
-for answers in "$WORK"/seed*/answers.json; do  # each finished seed's per-dive answers, for a rerun of the report
-  [ -f "$answers" ] && cp "$answers" "$OUT/$(basename "$(dirname "$answers")")_answers.json"
+# Each seed's report and per-dive answers, written as soon as that seed ended: kept when the budget stops a later one.
+for file in "$WORK"/seed*/report.json "$WORK"/seed*/answers.json; do
+  [ -f "$file" ] && cp "$file" "$OUT/$(basename "$(dirname "$file")")_$(basename "$file")"
 done
 echo "gpu_session: learning_proof exit code $rc; files in $OUT: $(ls "$OUT" | tr '\n' ' ')"
 exit "$rc"

@@ -331,7 +331,9 @@ def sampled_answers(model_dir: Path, test, train, test_dir: Path, settings, rewa
 
 
 def run_seed(plan: Plan, work: Path, model_dir: Path, seed: int) -> dict[str, Any]:
-    """Render this seed's training dives, SFT, HPL, and answer the held-out dives with both models."""
+    """Render this seed's training dives, SFT, HPL, and answer the held-out dives with both models; returns the
+    seed's report. The raw answers (``answers.json``, re-scorable without re-training) and the report
+    (``report.json``) are in the seed's folder as soon as the seed ends, so a run stopped later keeps them."""
     import torch
 
     from hieroaction.datasets import read_jsonl
@@ -364,14 +366,28 @@ def run_seed(plan: Plan, work: Path, model_dir: Path, seed: int) -> dict[str, An
     from hieroaction.model.artifacts import RUN_INFO_FILE
 
     hpl_state = json.loads((hpl_final / RUN_INFO_FILE).read_text())
-    return {
-        "seed": seed,
-        "times": {"data": data_time, "sft": sft_time, "hpl": hpl_time,
-                  **{f"answers_{k}": v["generation"] for k, v in systems.items()}},
-        "train_codes": [s.action_code for s in train],
-        "systems": systems,
-        "hpl_training_rewards": hpl_state.get("reward_means"),
-    }
+    times = {"data": data_time, "sft": sft_time, "hpl": hpl_time,
+             **{f"answers_{k}": v["generation"] for k, v in systems.items()}}
+    (folder / "answers.json").write_text(json.dumps(systems))
+    report = seed_report(seed, times, [s.action_code for s in train], test, systems,
+                         hpl_state.get("reward_means"), plan)
+    (folder / "report.json").write_text(json.dumps(report, indent=1))
+    return report
+
+
+def seed_report(seed: int, times: dict[str, Any], train_codes: list[str], test, systems: dict[str, Any],
+                hpl_training_rewards: dict[str, float] | None, plan: Plan) -> dict[str, Any]:
+    """One seed's part of learning.json: every system's metrics with intervals, HPL - SFT, the targets."""
+    report = {"seed": seed, "times": times, "majority": majority_rates(train_codes, test),
+              **{name: system_report(data, plan.n_boot) for name, data in systems.items()},
+              "hpl_minus_sft": paired_report(systems["sft"], systems["hpl"], plan.n_boot),
+              "hpl_training_rewards": hpl_training_rewards,
+              "example_hpl_answer": systems["hpl"]["records"][0]["completion"]}
+    if plan.sampled:  # HPL's own objective: the reward of answers sampled as its rollouts sample
+        report["sampled"] = {name: sampled_report(data, plan.n_boot) for name, data in systems.items()}
+        report["hpl_minus_sft_sampled"] = sampled_paired(systems["sft"], systems["hpl"], plan.n_boot)
+    report["targets"] = targets(report)
+    return report
 
 
 def _run_seed_in_worker(args) -> dict[str, Any]:
@@ -524,26 +540,10 @@ def run(plan: Plan, work: Path) -> dict[str, Any]:
         torch.set_num_threads(plan.cpu_threads)
     work.mkdir(parents=True, exist_ok=True)
     log.info("plan: %s", plan)
-    (test, _, _), test_time = timed(prepare, test_samples(plan.n_test), work / "test", plan, TEST_DRAW_SEED)
+    _, test_time = timed(prepare, test_samples(plan.n_test), work / "test", plan, TEST_DRAW_SEED)
     model_dir, build_time = timed(build_offline_model, plan.preset, work / f"model_{plan.preset}", device=plan.device)
     preset_info = json.loads((model_dir / PRESET_INFO_FILE).read_text())
-    seeds = map_jobs(_run_seed_in_worker, [(plan, work, model_dir, seed) for seed in plan.seeds], plan.parallel)
-
-    per_seed = []
-    for result in seeds:  # the raw answers stay beside the runs, so they can be re-scored without re-training
-        (work / f"seed{result['seed']}" / "answers.json").write_text(json.dumps(result["systems"]))
-        report = {"seed": result["seed"], "times": result["times"],
-                  "majority": majority_rates(result["train_codes"], test),
-                  **{name: system_report(data, plan.n_boot) for name, data in result["systems"].items()},
-                  "hpl_minus_sft": paired_report(result["systems"]["sft"], result["systems"]["hpl"], plan.n_boot),
-                  "hpl_training_rewards": result["hpl_training_rewards"],
-                  "example_hpl_answer": result["systems"]["hpl"]["records"][0]["completion"]}
-        if plan.sampled:  # HPL's own objective: the reward of answers sampled as its rollouts sample
-            report["sampled"] = {name: sampled_report(data, plan.n_boot) for name, data in result["systems"].items()}
-            report["hpl_minus_sft_sampled"] = sampled_paired(result["systems"]["sft"], result["systems"]["hpl"],
-                                                             plan.n_boot)
-        report["targets"] = targets(report)
-        per_seed.append(report)
+    per_seed = map_jobs(_run_seed_in_worker, [(plan, work, model_dir, seed) for seed in plan.seeds], plan.parallel)
     return {
         "plan": plan_record(plan),
         "machine": machine(plan),

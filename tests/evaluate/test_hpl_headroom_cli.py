@@ -74,6 +74,8 @@ def test_a_quick_proof_then_the_sweep_and_the_headroom_on_its_folder(tmp_path, m
     work, out = tmp_path / "proof", tmp_path / "proof.json"
     assert proof.main(["--quick", "--seeds", "0", "--sampled", "1", "--work", str(work), "--json", str(out)]) == 0
     (seed,) = json.loads(out.read_text())["seeds"]
+    assert json.loads((work / "seed0" / "report.json").read_text()) == seed  # kept as soon as the seed ended
+    assert set(json.loads((work / "seed0" / "answers.json").read_text())) == {"sft", "hpl"}
     assert set(seed["sampled"]) == {"sft", "hpl"} and seed["sampled"]["hpl"]["samples"] == 1
     assert set(seed["hpl_minus_sft_sampled"]) == {"greedy_reward", "sampled_reward"}
     with pytest.raises(SystemExit, match=r"extracted frames as uniform4_56x56, not uniform8_56x56 .*--quick"):
