@@ -47,7 +47,7 @@ def class_advantages(returns: torch.Tensor, num_generations: int, scale: str,
                      baseline: torch.Tensor | None = None) -> torch.Tensor:
     """``(N, C)`` returns of N completions (consecutive groups of ``num_generations`` answers to one clip) to
     ``(N, C)`` advantages: minus the group mean, or minus ``baseline`` (``(N, C)``: per completion, the returns of its
-    clip's greedy answer, the same for a whole group, so that only answers better than the one evaluation reads are
+    clip's greedy answer, the group's first row's standing for the group, so that only answers better than the one evaluation reads are
     reinforced), divided by the group's or the batch's standard deviation of the returns (or not). With a baseline the
     greedy answer counts among its clip's answers for that spread: answers that agree with each other but not with it
     are scaled by a spread above zero, not by the 1e-4 floor."""
@@ -59,10 +59,10 @@ def class_advantages(returns: torch.Tensor, num_generations: int, scale: str,
     else:
         if baseline.shape != returns.shape:
             raise ValueError(f"baseline of shape {tuple(baseline.shape)} for returns of shape {tuple(returns.shape)}")
-        centre = baseline.view_as(grouped)
-        if not torch.equal(centre, centre[:, :1].expand_as(centre)):
-            raise ValueError("baseline differs within a group: it must be the return of the group's one greedy answer")
-        pool = torch.cat([grouped, centre[:, :1]], dim=1)
+        # one greedy answer per clip: its first row's stands for the group (a clip whose rows were decoded on two
+        # processes, in batches padded differently, could differ in a near tie)
+        centre = baseline.view_as(grouped)[:, :1]
+        pool = torch.cat([grouped, centre], dim=1)
     advantages = grouped - centre
     if scale == "group":
         std = pool.std(dim=1, keepdim=True) if pool.size(1) > 1 else torch.zeros_like(pool[:, :1])
