@@ -47,10 +47,10 @@ def class_advantages(returns: torch.Tensor, num_generations: int, scale: str,
                      baseline: torch.Tensor | None = None) -> torch.Tensor:
     """``(N, C)`` returns of N completions (consecutive groups of ``num_generations`` answers to one clip) to
     ``(N, C)`` advantages: minus the group mean, or minus ``baseline`` (``(N, C)``: per completion, the returns of its
-    clip's greedy answer, the group's first row's standing for the group, so that only answers better than the one evaluation reads are
-    reinforced), divided by the group's or the batch's standard deviation of the returns (or not). With a baseline the
-    greedy answer counts among its clip's answers for that spread: answers that agree with each other but not with it
-    are scaled by a spread above zero, not by the 1e-4 floor."""
+    clip's greedy answer, the group's first row's standing for the group, so that only answers better than the one
+    evaluation reads are reinforced), divided by the group's or the batch's standard deviation of the returns (or
+    not). With a baseline the greedy answer counts among its clip's answers for that spread: answers that agree with
+    each other but not with it are scaled by a spread above zero, not by the 1e-4 floor."""
     if returns.size(0) % num_generations:
         raise ValueError(f"{returns.size(0)} completions do not split into groups of {num_generations}")
     grouped = returns.view(-1, num_generations, returns.size(1))
