@@ -54,10 +54,8 @@ def answer_system(job: tuple[proof.Plan, Path, Path, str, Path, int, dict[str, A
     if plan.cpu_threads:
         torch.set_num_threads(plan.cpu_threads)
     train, test, settings, reward_config = proof.scoring_inputs(plan, work, folder)
-    greedy = proof.answers(model_dir, test, train, work / "test", settings, reward_config, plan)
-    greedy["sampled"] = proof.sampled_answers(model_dir, test, train, work / "test", settings, reward_config, plan,
-                                              sampling, samples)
-    return {"name": name, "model": str(model_dir), "answers": greedy}
+    answered = proof.answers(model_dir, test, train, work / "test", settings, reward_config, plan, sampling, samples)
+    return {"name": name, "model": str(model_dir), "answers": answered}
 
 
 def markdown(report: dict[str, Any]) -> str:

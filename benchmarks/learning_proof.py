@@ -258,10 +258,18 @@ def overrides(plan: Plan, folder: Path, table: Path, out: Path, steps: int, mode
 
 
 def answers(model_dir: Path, test, train, test_dir: Path, settings, reward_config, plan: Plan,
-            sampling: dict[str, Any] | None = None) -> dict[str, Any]:
+            sampling: dict[str, Any] | None = None, samples: int = 0) -> dict[str, Any]:
     """Greedy answers on every held-out dive: per-sample records (the report's path) and hierarchical rewards. With
-    ``sampling`` (GenerationSettings fields: temperature, top_p, top_k, seed) the answers are sampled instead."""
-    return answer_passes(model_dir, test, train, test_dir, settings, reward_config, plan, [sampling])[0]
+    ``samples`` > 0, also that many answers per dive sampled with ``sampling`` (GenerationSettings fields: temperature,
+    top_p, top_k), under ``"sampled"``: the rewards and reward levels of each pass, pass k seeded with
+    ``SAMPLE_SEED + k`` for every system, so systems differ by their weights, not their draws. One model load for all
+    passes."""
+    seeded = [{**sampling, "seed": SAMPLE_SEED + k} for k in range(samples)] if samples else []
+    greedy, *passes = answer_passes(model_dir, test, train, test_dir, settings, reward_config, plan, [None, *seeded])
+    if passes:
+        greedy["sampled"] = {"sampling": sampling, "rewards": [p["rewards"] for p in passes],
+                             "reward_levels": [p["reward_levels"] for p in passes]}
+    return greedy
 
 
 def answer_passes(model_dir: Path, test, train, test_dir: Path, settings, reward_config, plan: Plan,
@@ -320,16 +328,6 @@ def sampling_settings(hpl_config: Path, temperature: float | None = None) -> dic
     return settings
 
 
-def sampled_answers(model_dir: Path, test, train, test_dir: Path, settings, reward_config, plan: Plan,
-                    sampling: dict[str, Any], count: int) -> dict[str, Any]:
-    """``count`` sampled answers per held-out dive (pass k seeded with ``SAMPLE_SEED + k`` for every system, so
-    systems differ by their weights, not their draws): the rewards and reward levels of each pass."""
-    passes = answer_passes(model_dir, test, train, test_dir, settings, reward_config, plan,
-                           [{**sampling, "seed": SAMPLE_SEED + k} for k in range(count)])
-    return {"sampling": sampling, "rewards": [p["rewards"] for p in passes],
-            "reward_levels": [p["reward_levels"] for p in passes]}
-
-
 def run_seed(plan: Plan, work: Path, model_dir: Path, seed: int) -> dict[str, Any]:
     """Render this seed's training dives, SFT, HPL, and answer the held-out dives with both models; returns the
     seed's report. The raw answers (``answers.json``, re-scorable without re-training) and the report
@@ -357,12 +355,9 @@ def run_seed(plan: Plan, work: Path, model_dir: Path, seed: int) -> dict[str, An
     reward_config = HPLSettings.from_dict(hpl_config.hpl).reward_config()
     hpl_final, hpl_time = timed(run_hpl, hpl_config)
     log.info("seed %d: HPL done %s", seed, hpl_time)
-    systems = {}
-    for name, path in (("sft", sft_final), ("hpl", hpl_final)):
-        systems[name] = answers(path, test, train, work / "test", settings, reward_config, plan)
-        if plan.sampled:
-            systems[name]["sampled"] = sampled_answers(path, test, train, work / "test", settings, reward_config,
-                                                       plan, sampling_settings(plan.hpl_config), plan.sampled)
+    sampling = sampling_settings(plan.hpl_config) if plan.sampled else None
+    systems = {name: answers(path, test, train, work / "test", settings, reward_config, plan, sampling, plan.sampled)
+               for name, path in (("sft", sft_final), ("hpl", hpl_final))}
     from hieroaction.model.artifacts import RUN_INFO_FILE
 
     hpl_state = json.loads((hpl_final / RUN_INFO_FILE).read_text())
