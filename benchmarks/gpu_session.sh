@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# One prepared GPU session: the `medium` learning proof on the lent GPU, its results and log under $OUT.
+# One prepared GPU run: the `medium` learning proof on the GPU machine, its results and log under $OUT.
 #
-# Why a script: a session that draws a GPU has 15 device minutes, the machine's start included, and no package
-# index there. Everything is decided here beforehand; the run is one call that leaves what it finished under $OUT,
-# even when it is stopped at its budget. Beforehand, where PyPI is reachable: .venv/bin/python benchmarks/gpu_wheels.py
-# Then, through the device tool, from the repository root:  bash benchmarks/gpu_session.sh   (carry: gpu_wheels)
+# Why a script: the GPU machine (docs/STACK.md) has no package index and runs a command for at most 10 minutes.
+# Everything is decided beforehand; the run is one call that leaves what it finished under $OUT, even when it is
+# stopped at its budget. Beforehand, where PyPI is reachable: .venv/bin/python benchmarks/gpu_wheels.py
+# Then on the GPU machine, from the repository root with gpu_wheels/ beside it:  bash benchmarks/gpu_session.sh
 #
 # Files in $OUT (8 at most come back): machine.txt, learning.json, learning.md, proof.log, seed<N>_report.json and
 # seed<N>_answers.json for the two seeds.

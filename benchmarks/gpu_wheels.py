@@ -1,6 +1,6 @@
 """Download the wheels the GPU machine lacks, at the versions pinned in constraints.txt, into ``gpu_wheels/``.
 
-Why: the lent GPU machine (Python 3.12, torch 2.11, no package index; benchmarks/GPU.md) has no trl or datasets,
+Why: the GPU machine (Python 3.12, torch 2.11, no package index; benchmarks/GPU.md) has no trl or datasets,
 and an older transformers; the training code runs there unchanged once these are on PYTHONPATH. Taking the versions
 from constraints.txt keeps the GPU run on the same library versions as CI. Run it here, where PyPI is reachable:
 
