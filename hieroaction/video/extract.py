@@ -1,9 +1,11 @@
 """Extract sampled frames for many samples into the clip store: parallel, resumable, atomic, bad media quarantined.
 
 Why this shape: extraction is the one step that touches every video; it must survive being killed (files appear
-whole or not at all), be cheap to rerun (finished clips are skipped, unless their video changed since), and never let one broken file stop the rest
-(each failure becomes a quarantine record naming the sample, the field and what was wrong).
-Counts always add up: ``len(samples) == len(written) + len(skipped) + len(quarantined)``.
+whole or not at all), be cheap to rerun (finished clips are skipped, unless their video changed since or they no
+longer match the checksum written beside them, then they are extracted again), and never let one broken file stop
+the rest (each failure becomes a quarantine record naming the sample, the field and what was wrong).
+Counts always add up: ``len(samples) == len(written) + len(skipped) + len(quarantined)``; ``repaired`` is the part
+of ``written`` that replaced a stored clip which failed its checksum.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from hieroaction.video.store import (
     is_complete,
     remove_stale_partials,
     settings_dir,
+    verify_clip,
     write_atomic,
     write_text_atomic,
 )
@@ -45,6 +48,8 @@ class ExtractResult:
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     quarantined: list[Quarantined] = field(default_factory=list)
+    # written again because the stored clip no longer matched its checksum (or had none): a subset of ``written``
+    repaired: list[str] = field(default_factory=list)
     paths: dict[str, Path] = field(default_factory=dict)
 
     @property
@@ -66,6 +71,7 @@ class ExtractResult:
             "in": self.count_in,
             "written": len(self.written),
             "skipped": len(self.skipped),
+            "repaired": len(self.repaired),
             "quarantined": len(self.quarantined),
             "quarantine_reasons": self.reasons(),
         }
@@ -101,6 +107,7 @@ def extract_frames(
     try:
         todo: list[tuple[Sample, Path]] = []
         seen: set[str] = set()
+        repair: set[str] = set()
         for sample in samples:
             sid = getattr(sample, "sample_id", None)
             if sid in seen:
@@ -116,6 +123,8 @@ def extract_frames(
                 result.paths[sid] = state[0]
             else:
                 todo.append((sample, state[0]))
+                if state[2]:
+                    repair.add(sid)
 
         def work(item: tuple[Sample, Path]):
             sample, path = item
@@ -127,16 +136,20 @@ def extract_frames(
             else:
                 with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
                     _collect(pool.map(work, todo), result, bar)
+        result.repaired = [sid for sid in result.written if sid in repair]
     finally:  # the summary and the quarantine record are written whatever happened (even on Ctrl-C)
         _write_records(folder, result)
     return result
 
 
 def _plan(sample: Sample, out_dir: Path, settings, media_root, overwrite: bool, allow_outside_root):
-    """``(clip path, already done)`` for one sample."""
+    """``(clip path, already done, stored clip failed its check)`` for one sample."""
     path = clip_path(out_dir, sample, settings)
-    done = not overwrite and is_complete(path) and not _media_is_newer(sample, media_root, path, allow_outside_root)
-    return path, done
+    if overwrite or not path.is_file():
+        return path, False, False
+    if not is_complete(path):
+        return path, False, True
+    return path, not _media_is_newer(sample, media_root, path, allow_outside_root), False
 
 
 def _extract_one(sample: Sample, path: Path, media_root, settings, allow_outside_root) -> Quarantined | None:
@@ -212,12 +225,16 @@ def load_clip(out_dir, sample: Sample, settings: FrameSettings | None = None, *,
     """The stored ``(T, H, W, 3)`` uint8 clip of ``sample`` (memory-mapped by default: no copy until used).
 
     Raises ``FileNotFoundError`` naming the sample when it was never extracted (or was quarantined), and
-    :class:`~hieroaction.video.checks.ClipError` when the file is there but is no longer a whole clip.
+    :class:`~hieroaction.video.checks.ClipError` when the file is there but is no longer the clip extraction wrote
+    (cut short, or its bytes no longer match the checksum written beside it: :func:`~hieroaction.video.store.verify_clip`).
     """
     settings = settings or FrameSettings()
     path = clip_path(out_dir, sample, settings)
     if not path.is_file():
         raise FileNotFoundError(f"{sample.sample_id}: no extracted clip for settings {settings.key} at {path}")
+    problem = verify_clip(path)
+    if problem is not None:
+        raise ClipError(f"{sample.sample_id}: stored clip {path}: {problem}")
     try:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except (ValueError, EOFError) as exc:  # truncated or overwritten since it was written: this clip only

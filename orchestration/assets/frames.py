@@ -41,6 +41,9 @@ def frames(
     out_dir = storage.frames_dir
     settings = frame_settings.settings()
     result = extract_frames(selected, storage.raw_dir, out_dir, settings, workers=frame_settings.workers, progress=False)
+    if result.repaired:
+        context.log.warning(f"{len(result.repaired)} stored clip(s) failed their checksum and were extracted again: "
+                            f"{result.repaired[:5]}")
     if result.quarantined:
         context.log.warning(f"{len(result.quarantined)} clip(s) quarantined: {[str(q) for q in result.quarantined[:5]]}")
     rows = [{"video": k, "samples": sum(1 for s in selected if video_key_of(s) == k)} for k in sorted(keys)][:20]
@@ -50,6 +53,7 @@ def frames(
             "samples": len(selected),
             "written": len(result.written),
             "skipped_existing": len(result.skipped),
+            "repaired": len(result.repaired),
             "quarantined": len(result.quarantined),
             "quarantine": quarantine_table(result.quarantined),
             "settings": settings.key,

@@ -75,12 +75,16 @@ BAD_CLIPS = {
 
 
 def _stored(sample, clip, frames_dir):
-    """Put ``clip`` where extraction stores the sample's frames, as it is (a foreign or damaged store file)."""
-    from hieroaction.video.store import clip_path
+    """Put ``clip`` where extraction stores the sample's frames, as it is (a foreign store file), with a matching
+    checksum: what is compared here is the clip check every stage applies, not the store's checksum."""
+    import hashlib
+
+    from hieroaction.video.store import checksum_path, clip_path
 
     path = clip_path(frames_dir, sample, SETTINGS)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, clip, allow_pickle=False)
+    checksum_path(path).write_text(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n")
     return path
 
 

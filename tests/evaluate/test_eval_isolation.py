@@ -61,7 +61,7 @@ def test_a_clip_cut_short_while_the_evaluation_runs_is_quarantined_and_the_other
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     (bad,) = report["data"]["quarantined"]
     assert bad["id"] == test[1].sample_id and bad["field"] == "video"
-    assert bad["reason"].startswith("unloadable: ClipError: ") and "cannot be read" in bad["reason"]
+    assert bad["reason"].startswith("unloadable: ClipError: ") and "not the ones extraction wrote" in bad["reason"]
     assert report["data"]["n_samples"] == 2
     assert report["data"]["evaluated_samples_version"] == samples_version([test[0], test[2]])
     assert [q.sample_id for q in result.quarantined] == [test[1].sample_id]

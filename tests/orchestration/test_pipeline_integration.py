@@ -117,6 +117,26 @@ def test_whole_graph_materializes(pipeline, git_cmd):
     assert git_cmd(pipeline["project"], "status", "--porcelain", "--untracked-files=all") == ""
 
 
+def test_rematerializing_frames_repairs_a_clip_altered_in_the_store(pipeline):
+    from orchestration.demo import QUIET, RANGE_END, RANGE_START
+
+    instance, defs = pipeline["instance"], pipeline["defs"]
+    folder = Path(_latest(instance, "frames")["location"])
+    target, other = sorted(folder.rglob("*.npy"))[:2]
+    original = target.read_bytes()
+    target.write_bytes(other.read_bytes())  # another dive's pixels, same shape: only the checksum tells
+    keys = instance.get_dynamic_partitions("videos")
+    result = defs.resolve_job_def("ingest").execute_in_process(
+        instance=instance, asset_selection=[dg.AssetKey("frames")], run_config=QUIET,
+        tags={RANGE_START: keys[0], RANGE_END: keys[-1]},
+    )
+    assert result.success
+    frames = _latest(instance, "frames")
+    assert frames["repaired"] == 1 and frames["written"] == 1 and frames["quarantined"] == 0
+    assert target.read_bytes() == original
+    assert _check(instance, "frames", "frame_integrity").passed
+
+
 def _promote(pipeline, metric: str = "srcc"):
     job = pipeline["defs"].resolve_job_def("train")
     return job.execute_in_process(

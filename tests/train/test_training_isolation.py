@@ -26,7 +26,7 @@ from hieroaction.train.data import (
     read_training_quarantine,
     sample_of,
 )
-from hieroaction.video.store import clip_path
+from hieroaction.video.store import clip_path, write_atomic
 
 
 def break_clip(path, how: str) -> None:
@@ -188,12 +188,23 @@ def test_a_store_where_nothing_loads_stops_the_run_in_one_line(collator_parts):
 def test_a_clip_of_the_wrong_shape_in_the_store_is_quarantined(collator_parts):
     processor, loader, prompts, rows, settings, tmp_path = collator_parts
     path = clip_path(tmp_path / "frames", sample_of(rows[2]), settings)
-    np.save(path, np.zeros((4, 8, 8), np.uint8))  # a readable .npy that is no clip
+    write_atomic(path, np.zeros((4, 8, 8), np.uint8))  # a readable .npy with a matching checksum that is no clip
     quarantine = TrainingQuarantine(tmp_path / "q.jsonl", {"train": rows})
     used, _ = quarantine.load_many(rows[2:3], loader)
     assert used[0]["sample_id"] != rows[2]["sample_id"]
     record = read_training_quarantine(tmp_path / "q.jsonl")[0]
     assert record["id"] == rows[2]["sample_id"] and "(T, H, W, 3)" in record["reason"]
+
+
+def test_a_clip_overwritten_with_other_pixels_of_the_same_shape_is_quarantined(collator_parts):
+    processor, loader, prompts, rows, settings, tmp_path = collator_parts
+    path = clip_path(tmp_path / "frames", sample_of(rows[2]), settings)
+    np.save(path, np.load(clip_path(tmp_path / "frames", sample_of(rows[3]), settings)))  # another dive's pixels
+    quarantine = TrainingQuarantine(tmp_path / "q.jsonl", {"train": rows})
+    used, _ = quarantine.load_many(rows[2:3], loader)
+    assert used[0]["sample_id"] != rows[2]["sample_id"]
+    record = read_training_quarantine(tmp_path / "q.jsonl")[0]
+    assert record["id"] == rows[2]["sample_id"] and "not the ones extraction wrote" in record["reason"]
 
 
 def test_hpl_run_replaces_the_whole_group_of_a_broken_clip(tmp_path, real_samples, tiny_checkpoint, clip_writer,

@@ -1,0 +1,128 @@
+"""The clip store's checksums: a stored clip whose bytes are not the ones extraction wrote is refused when loaded and
+extracted again when extraction reruns, whatever its shape."""
+
+import hashlib
+import subprocess
+
+import numpy as np
+import pytest
+from video_media import read_number
+
+from hieroaction.datasets.sample import Sample, VideoRef
+from hieroaction.evaluate.clips import ClipSource
+from hieroaction.video import store
+from hieroaction.video.checks import ClipError
+from hieroaction.video.extract import extract_frames, load_clip
+from hieroaction.video.sampling import FrameSettings
+from hieroaction.video.store import checksum_path, clip_path, write_atomic
+
+SETTINGS = FrameSettings("uniform", 4, (24, 34))
+
+
+def dive(sid: str, start: int) -> Sample:
+    return Sample(sid, "test", "train", VideoRef("video", "long.mp4", start, start + 79), "107b", 80.0)
+
+
+@pytest.fixture
+def extracted(media, tmp_path):
+    samples = [dive("c/0", 0), dive("c/1", 300)]
+    out = tmp_path / "out"
+    result = extract_frames(samples, media, out, SETTINGS, progress=False)
+    assert sorted(result.written) == ["c/0", "c/1"] and not result.repaired
+    return media, out, samples
+
+
+def test_the_checksum_is_sha256sum_compatible(extracted):
+    _, out, samples = extracted
+    path = clip_path(out, samples[0], SETTINGS)
+    line = checksum_path(path).read_text()
+    assert line == f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n"
+    check = subprocess.run(["sha256sum", "-c", checksum_path(path).name], cwd=path.parent, capture_output=True,
+                           text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_clip_overwritten_with_another_clip_of_the_same_shape_is_refused_then_repaired(extracted):
+    media, out, samples = extracted
+    target, other = (clip_path(out, s, SETTINGS) for s in samples)
+    first_frame = read_number(load_clip(out, samples[0], SETTINGS)[0])
+    target.write_bytes(other.read_bytes())  # a valid array of the right shape, but another dive's pixels
+    for mmap in (True, False):
+        with pytest.raises(ClipError, match=r"c/0: stored clip .*not the ones extraction wrote") as info:
+            load_clip(out, samples[0], SETTINGS, mmap=mmap)
+        assert "\n" not in str(info.value)
+    rerun = extract_frames(samples, media, out, SETTINGS, progress=False)
+    assert rerun.written == ["c/0"] and rerun.repaired == ["c/0"] and rerun.skipped == ["c/1"]
+    assert rerun.to_dict()["repaired"] == 1
+    assert read_number(load_clip(out, samples[0], SETTINGS)[0]) == first_frame
+
+
+def test_a_single_flipped_byte_in_the_pixels_is_refused(extracted):
+    _, out, samples = extracted
+    path = clip_path(out, samples[1], SETTINGS)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(ClipError, match="not the ones extraction wrote"):
+        load_clip(out, samples[1], SETTINGS)
+
+
+@pytest.mark.parametrize("how", ["deleted", "garbage"])
+def test_a_clip_without_a_readable_checksum_is_refused_then_repaired(extracted, how):
+    media, out, samples = extracted
+    sidecar = checksum_path(clip_path(out, samples[0], SETTINGS))
+    if how == "deleted":
+        sidecar.unlink()
+    else:
+        sidecar.write_bytes(b"\xff\xfe not a digest\n")
+    with pytest.raises(ClipError, match=r"c/0: .*no checksum .*\.npy\.sha256 beside it"):
+        load_clip(out, samples[0], SETTINGS)
+    rerun = extract_frames(samples, media, out, SETTINGS, progress=False)
+    assert rerun.repaired == ["c/0"] and load_clip(out, samples[0], SETTINGS).shape == (4, 24, 34, 3)
+
+
+def test_a_crash_between_the_checksum_and_the_clip_leaves_a_clip_that_is_not_taken_as_checked(extracted, monkeypatch):
+    media, out, samples = extracted
+    path = clip_path(out, samples[0], SETTINGS)
+    real = store._write_bytes_atomic
+
+    def killed_after_the_checksum(target, data):
+        real(target, data)
+        if target.name.endswith(".sha256"):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(store, "_write_bytes_atomic", killed_after_the_checksum)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(path, np.zeros((4, 24, 34, 3), np.uint8))  # new digest written, old clip still on disk
+    monkeypatch.undo()
+    with pytest.raises(ClipError, match="not the ones extraction wrote"):
+        load_clip(out, samples[0], SETTINGS)
+    assert extract_frames(samples, media, out, SETTINGS, progress=False).repaired == ["c/0"]
+
+
+def test_a_verified_clip_is_hashed_once_per_process_until_it_changes(extracted, monkeypatch):
+    _, out, samples = extracted
+    path = clip_path(out, samples[0], SETTINGS)
+    store._VERIFIED.clear()
+    calls = []
+    real = hashlib.file_digest
+    monkeypatch.setattr(store.hashlib, "file_digest", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for _ in range(3):
+        load_clip(out, samples[0], SETTINGS, mmap=False)
+    assert len(calls) == 1
+    path.write_bytes(clip_path(out, samples[1], SETTINGS).read_bytes())  # same size, new contents and mtime
+    with pytest.raises(ClipError, match="not the ones extraction wrote"):
+        load_clip(out, samples[0], SETTINGS)
+    assert len(calls) == 2
+
+
+def test_evaluation_decodes_the_media_again_instead_of_serving_an_altered_clip(extracted):
+    media, out, samples = extracted
+    expected = read_number(load_clip(out, samples[0], SETTINGS)[0])
+    target = clip_path(out, samples[0], SETTINGS)
+    target.write_bytes(clip_path(out, samples[1], SETTINGS).read_bytes())
+    source = ClipSource(SETTINGS, frames_dir=out, media_root=media)
+    assert read_number(np.asarray(source.load(samples[0]))[0]) == expected
+    with pytest.raises(ClipError, match="not the ones extraction wrote"):
+        ClipSource(SETTINGS, frames_dir=out).load(samples[0])
+
