@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from hieroaction.datasets.sample import Sample
+from hieroaction.video.limits import CLIP_PIXELS_ENV, DecodeLimits
 from hieroaction.video.sampling import FrameSettings
 
 TMP_MARK = ".partial-"
@@ -34,6 +35,8 @@ _SAFE_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 MAX_PART_CHARS = 64  # file-name component kept verbatim (well under the 255-byte limit once the suffix is added)
 MAX_ID_PARTS = 6  # folder depth an id may ask for
 CHECKSUM_SUFFIX = ".sha256"
+MAX_CHECKSUM_BYTES = 4096  # a sha256sum line is 64 hex digits, two spaces and a file name
+NPY_HEADER_ALLOWANCE = 4096  # a uint8 array's .npy header is 128 bytes (padded to 64-byte multiples)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # Clips whose digest this process has checked: (path, size, inode, mtime) -> digest. Bounded by the store's size.
 _VERIFIED: dict[tuple, str] = {}
@@ -117,7 +120,8 @@ def _write_bytes_atomic(path: Path, data: bytes) -> None:
 def read_checksum(path: Path) -> str | None:
     """The digest recorded for the clip at ``path``, or None when there is no readable one."""
     try:
-        text = checksum_path(path).read_text(encoding="ascii")
+        with open(checksum_path(path), "rb") as fh:
+            text = fh.read(MAX_CHECKSUM_BYTES).decode("ascii")
     except (OSError, UnicodeDecodeError):
         return None
     digest = text.split(" ", 1)[0].strip().lower()
@@ -134,9 +138,13 @@ def verify_clip(path: Path) -> str | None:
     if expected is None:
         return f"no checksum {checksum_path(path).name} beside it (extract the frames again to write one)"
     try:
-        key = _stat_key(path, os.stat(path))
+        stat = os.stat(path)
+        key = _stat_key(path, stat)
         if _VERIFIED.get(key) == expected:
             return None
+        most = max_clip_bytes()
+        if stat.st_size > most:  # refused before reading: no clip the decode budget allows is this large
+            return f"{stat.st_size:,} bytes, more than any clip the decode budget allows ({most:,}; {CLIP_PIXELS_ENV})"
         with open(path, "rb") as fh:
             actual = hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError as exc:
@@ -184,6 +192,11 @@ def is_complete(path: Path) -> bool:
     except (ValueError, OSError, EOFError):
         return False
     return True
+
+
+def max_clip_bytes() -> int:
+    """The largest file a stored clip can be: the per-clip pixel budget as uint8 RGB, plus the ``.npy`` header."""
+    return DecodeLimits.from_env().max_clip_pixels * 3 + NPY_HEADER_ALLOWANCE
 
 
 def _stat_key(path: Path, stat: os.stat_result) -> tuple:

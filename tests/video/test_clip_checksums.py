@@ -126,3 +126,23 @@ def test_evaluation_decodes_the_media_again_instead_of_serving_an_altered_clip(e
     with pytest.raises(ClipError, match="not the ones extraction wrote"):
         ClipSource(SETTINGS, frames_dir=out).load(samples[0])
 
+
+
+def test_a_stored_clip_larger_than_the_decode_budget_allows_is_refused_without_being_read(extracted, monkeypatch):
+    _, out, samples = extracted
+    path = clip_path(out, samples[0], SETTINGS)
+    monkeypatch.setenv("HIEROACTION_MAX_CLIP_PIXELS", "100")  # 300 bytes of pixels: smaller than this clip
+    store._VERIFIED.clear()
+    monkeypatch.setattr(store.hashlib, "file_digest", lambda *a, **k: pytest.fail("an oversized clip was hashed"))
+    with pytest.raises(ClipError, match=r"c/0: .* bytes, more than any clip the decode budget allows .*MAX_CLIP_PIXELS"):
+        load_clip(out, samples[0], SETTINGS)
+    assert path.stat().st_size > store.max_clip_bytes()
+
+
+def test_only_the_start_of_an_oversized_checksum_file_is_read(extracted):
+    _, out, samples = extracted
+    path = clip_path(out, samples[0], SETTINGS)
+    sidecar = checksum_path(path)
+    sidecar.write_text(sidecar.read_text().rstrip("\n") + " " * (10 * store.MAX_CHECKSUM_BYTES) + "\n")
+    store._VERIFIED.clear()
+    assert load_clip(out, samples[0], SETTINGS).shape == (4, 24, 34, 3)  # its digest is still read, no more
