@@ -1,9 +1,12 @@
-"""``hieroaction frames extract``: sample, resize and store clip frames for a dataset (resumable, atomic).
+"""``hieroaction frames extract``: sample, resize and store clip frames for a dataset (resumable, atomic);
+``hieroaction frames verify``: check a store's clips against their checksums.
 
-Writes ``<out>/<settings key>/<sample id>.<source hash>.npy`` per good sample plus ``quarantine.jsonl`` and
-``summary.json`` beside them (always, even when samples fail); prints the summary. Exit codes: 0 every sample
-extracted; 3 finished, but some samples were quarantined (listed in ``quarantine.jsonl``); 2 a user error (one line
-on stderr).
+``extract`` writes ``<out>/<settings key>/<sample id>.<source hash>.npy`` (and its ``.npy.sha256``) per good sample
+plus ``quarantine.jsonl`` and ``summary.json`` beside them (always, even when samples fail); prints the summary.
+Exit codes: 0 every sample extracted; 3 finished, but some samples were quarantined (listed in ``quarantine.jsonl``);
+2 a user error (one line on stderr). ``verify`` reads and writes nothing but the store's files and prints a summary;
+exit 0 when every clip matches its checksum, 3 when some do not (rerun ``extract`` to extract them again), 2 a user
+error.
 """
 
 from __future__ import annotations
@@ -36,6 +39,22 @@ def register(subparsers) -> None:
                          help="also read absolute paths, '..' and links out of --media-root (off: they are quarantined)")
 
     extract.set_defaults(func=run_extract)
+
+    verify = commands.add_parser("verify", help="check every stored clip against the checksum beside it")
+    verify.add_argument("store", help="clip store folder (--out of extract), or one settings folder in it")
+    verify.set_defaults(func=run_verify)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hieroaction.video.verify import verify_store
+
+    if not Path(args.store).is_dir():
+        return _fail(f"clip store folder not found: {args.store}")
+    result = verify_store(args.store)
+    print(json.dumps(result.to_dict(), ensure_ascii=False))
+    return 0 if result.ok else EXIT_QUARANTINED
 
 
 def run_extract(args: argparse.Namespace) -> int:

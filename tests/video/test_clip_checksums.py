@@ -146,3 +146,30 @@ def test_only_the_start_of_an_oversized_checksum_file_is_read(extracted):
     sidecar.write_text(sidecar.read_text().rstrip("\n") + " " * (10 * store.MAX_CHECKSUM_BYTES) + "\n")
     store._VERIFIED.clear()
     assert load_clip(out, samples[0], SETTINGS).shape == (4, 24, 34, 3)  # its digest is still read, no more
+
+
+def test_frames_verify_reports_the_altered_clips_of_a_store_and_the_exit_code_says_so(extracted, tmp_path, capsys):
+    import json
+    import os
+
+    from hieroaction.cli import main
+
+    media, out, samples = extracted
+    assert main(["frames", "verify", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"store": str(out), "checked": 2, "bad": 0, "problems": {},
+                                                   "orphan_checksums": 0}
+    target = clip_path(out, samples[0], SETTINGS)
+    target.write_bytes(clip_path(out, samples[1], SETTINGS).read_bytes())
+    outside = tmp_path / "elsewhere.npy"
+    outside.write_bytes(b"not read")
+    os.symlink(outside, target.with_name("linked.npy"))
+    checksum_path(clip_path(out, samples[1], SETTINGS)).rename(target.with_name("gone.npy.sha256"))
+    assert main(["frames", "verify", str(out / SETTINGS.key)]) == 3
+    summary = json.loads(capsys.readouterr().out)
+    relative = str(target.relative_to(out / SETTINGS.key))
+    assert summary["checked"] == 3 and summary["bad"] == 3 and summary["orphan_checksums"] == 1
+    assert "not the ones extraction wrote" in summary["problems"][relative]
+    assert summary["problems"]["c/linked.npy"] == "a link out of the store (not read)"
+    assert "no checksum" in summary["problems"][str(clip_path(out, samples[1], SETTINGS).relative_to(out / SETTINGS.key))]
+    assert main(["frames", "verify", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err.startswith("error: clip store folder not found")
