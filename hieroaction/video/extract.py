@@ -15,6 +15,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -114,16 +115,16 @@ def extract_frames(
                 result.quarantined.append(Quarantined(sid, "sample_id", sid, "duplicate: sample id appears twice"))
                 continue
             seen.add(sid)
-            state, problem = isolate(sid, "sample_id", sid, _plan, sample, out_dir, settings, media_root,
-                                     overwrite, allow_outside_root)
+            plan, problem = isolate(sid, "sample_id", sid, _plan, sample, out_dir, settings, media_root,
+                                    overwrite, allow_outside_root)
             if problem is not None:
                 result.quarantined.append(problem)
-            elif state[1]:
+            elif plan.done:
                 result.skipped.append(sid)
-                result.paths[sid] = state[0]
+                result.paths[sid] = plan.path
             else:
-                todo.append((sample, state[0]))
-                if state[2]:
+                todo.append((sample, plan.path))
+                if plan.repair:
                     repair.add(sid)
 
         def work(item: tuple[Sample, Path]):
@@ -142,14 +143,21 @@ def extract_frames(
     return result
 
 
-def _plan(sample: Sample, out_dir: Path, settings, media_root, overwrite: bool, allow_outside_root):
-    """``(clip path, already done, stored clip failed its check)`` for one sample."""
+class Plan(NamedTuple):
+    """What extraction does with one sample: ``done`` skips it; ``repair`` marks a stored clip that failed its check."""
+
+    path: Path
+    done: bool
+    repair: bool
+
+
+def _plan(sample: Sample, out_dir: Path, settings, media_root, overwrite: bool, allow_outside_root) -> Plan:
     path = clip_path(out_dir, sample, settings)
     if overwrite or not path.is_file():
-        return path, False, False
+        return Plan(path, False, False)
     if not is_complete(path):
-        return path, False, True
-    return path, not _media_is_newer(sample, media_root, path, allow_outside_root), False
+        return Plan(path, False, True)
+    return Plan(path, not _media_is_newer(sample, media_root, path, allow_outside_root), False)
 
 
 def _extract_one(sample: Sample, path: Path, media_root, settings, allow_outside_root) -> Quarantined | None:
