@@ -305,7 +305,7 @@ def ensure_frames(samples: Sequence[Sample], data_config) -> tuple[list[Sample],
     ready and the quarantine records of those that could not be extracted. Without ``media_root`` the frames must
     already be in ``frames_dir``: samples without them are quarantined."""
     from hieroaction.video.extract import extract_frames
-    from hieroaction.video.store import clip_path, is_complete
+    from hieroaction.video.store import clip_path, is_complete, verify_clip
 
     settings = frame_settings(data_config.frames)
     if data_config.media_root and data_config.extract_missing:
@@ -318,10 +318,12 @@ def ensure_frames(samples: Sequence[Sample], data_config) -> tuple[list[Sample],
         path = clip_path(data_config.frames_dir, sample, settings)
         if is_complete(path):
             ready.append(sample)
+            continue
+        if path.is_file():  # there, but not the clip extraction wrote: say which way
+            reason = f"unloadable: stored clip {verify_clip(path) or 'cannot be read as an array'}"
         else:
-            quarantined.append(
-                {"id": sample.sample_id, "field": "video", "value": str(path), "reason": "missing: no extracted frames"}
-            )
+            reason = "missing: no extracted frames"
+        quarantined.append({"id": sample.sample_id, "field": "video", "value": str(path), "reason": reason})
     return ready, quarantined
 
 

@@ -120,3 +120,21 @@ def test_prompt_asks_for_steps_only_when_the_sample_has_step_labels(real_samples
     assert rows[0]["prompt"] == prompt_for(with_steps)
     assert rows[1]["prompt"] == prompt_for(without_steps)
     assert rows[0]["prompt"][-1]["content"][-1]["text"] != rows[1]["prompt"][-1]["content"][-1]["text"]
+
+
+def test_frames_without_media_keep_good_clips_and_name_how_each_bad_one_failed(tmp_path, real_samples, clip_writer,
+                                                                                frames_spec):
+    from hieroaction.train.config import DataConfig
+    from hieroaction.train.data import ensure_frames
+    from hieroaction.video.store import clip_path
+
+    samples = real_samples[:3]
+    settings = clip_writer(samples[:2], tmp_path / "frames")
+    altered = clip_path(tmp_path / "frames", samples[1], settings)
+    altered.write_bytes(clip_path(tmp_path / "frames", samples[0], settings).read_bytes())
+    config = DataConfig(frames_dir=str(tmp_path / "frames"), media_root=None, frames=FramesConfig(**frames_spec))
+    ready, quarantined = ensure_frames(samples, config)
+    assert ready == samples[:1]
+    reasons = {q["id"]: q["reason"] for q in quarantined}
+    assert reasons[samples[2].sample_id] == "missing: no extracted frames"
+    assert reasons[samples[1].sample_id].startswith("unloadable: stored clip its bytes are not the ones extraction")
