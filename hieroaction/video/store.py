@@ -1,7 +1,7 @@
 """Where an extracted clip lives on disk, and how it is written so a crash never leaves half a file.
 
 Format: one uint8 ``.npy`` per sample holding ``(T, H, W, 3)``. Why (numbers in benchmarks/FRAMES.md): loading is a
-header read plus the pixels (no decoding), so a training loader reads a 16x112x112 clip about 10x faster than from
+header read plus the pixels (no decoding), so a training loader reads a 16x112x112 clip 7-10x faster than from
 16 JPEGs or a compressed ``.npz``. It costs disk (602 KB per clip
 vs 44 KB of JPEGs): 1.8 GB for all 3000 FineDiving clips, which is the cheaper resource when training re-reads
 every clip every epoch. It is also lossless, so the stored clip is exactly what the decoder produced.
