@@ -40,6 +40,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from hieroaction.metrics.json_safe import dumps as strict_json  # noqa: E402 - after the path the script runs from
+
 log = logging.getLogger("learning_proof")
 TEST_DRAW_SEED = 7_000_000  # the held-out dives' draw seed: no training draw (the training seeds) reaches it
 PAIRED_KEYS = ("reward_mean", "srcc", "action_accuracy", "format_validity", "tiou@0.5", "tiou_mean", "rl2_x100")
@@ -229,7 +231,7 @@ def publish(text: str, report: dict[str, Any], json_path: str) -> None:
     print(text)
     if json_path != "-":
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(report, indent=2, default=str) + "\n")
+        Path(json_path).write_text(strict_json(report, indent=2, default=str) + "\n")
 
 
 def timed(fn, *args, **kwargs):
@@ -363,10 +365,10 @@ def run_seed(plan: Plan, work: Path, model_dir: Path, seed: int) -> dict[str, An
     hpl_state = json.loads((hpl_final / RUN_INFO_FILE).read_text())
     times = {"data": data_time, "sft": sft_time, "hpl": hpl_time,
              **{f"answers_{k}": v["generation"] for k, v in systems.items()}}
-    (folder / "answers.json").write_text(json.dumps(systems))
+    (folder / "answers.json").write_text(strict_json(systems))
     report = seed_report(seed, times, [s.action_code for s in train], test, systems,
                          hpl_state.get("reward_means"), plan)
-    (folder / "report.json").write_text(json.dumps(report, indent=1))
+    (folder / "report.json").write_text(strict_json(report, indent=1))
     return report
 
 

@@ -14,7 +14,6 @@ when one knows what produced both.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from hieroaction.metrics.assessment import (
     step_tiou_by_label,
     system_metrics,
 )
+from hieroaction.metrics.json_safe import json_safe
 
 REPORT_SCHEMA = "hieroaction.evaluation/1"
 REPORT_JSON = "report.json"
@@ -112,7 +112,7 @@ def build_report(
             "per_class": per_class_rows(system.records, answers=system.answers),
         }
     report["examples"] = _examples(samples, systems, examples)
-    return _json_safe(report)
+    return json_safe(report)
 
 
 def _counts(values) -> dict[str, int]:
@@ -151,18 +151,6 @@ def _examples(samples: Sequence[Sample], systems: Sequence[SystemResult], count:
             }
         out.append(entry)
     return out
-
-
-def _json_safe(value):
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        return _json_safe(value.item())
-    return value
 
 
 # --------------------------------------------------------------------------------------------------- writing
@@ -211,7 +199,7 @@ def write_report(
     with open(paths["predictions"], "w", encoding="utf-8") as fh:
         for system in systems:
             for record in system.records:
-                fh.write(json.dumps(_json_safe(dict(system=system.name, **record.to_dict())), ensure_ascii=False) + "\n")
+                fh.write(json.dumps(json_safe(dict(system=system.name, **record.to_dict())), ensure_ascii=False) + "\n")
     paths["json"] = out / REPORT_JSON
     paths["json"].write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     paths["markdown"] = out / REPORT_MD

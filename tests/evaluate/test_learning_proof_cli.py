@@ -1,5 +1,7 @@
 """The learning proof's command line fails before any work on a device or preset it cannot use."""
 
+import json
+
 import pytest
 from benchmark_scripts import load_script
 
@@ -41,3 +43,17 @@ def test_a_negative_sampled_count_is_refused_before_any_work(tmp_path):
     with pytest.raises(SystemExit, match="--sampled must be 0 or more"):
         _proof().main(["--sampled", "-1", "--work", str(tmp_path), "--json", "-"])
     assert not any(tmp_path.iterdir())
+
+
+def test_the_proof_writes_strict_json_with_null_for_an_undefined_metric(tmp_path, capsys):
+    import math
+
+    proof = load_script("learning_proof")
+    proof.publish("table", {"srcc": math.nan, "path": tmp_path}, str(tmp_path / "out.json"))
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    assert json.loads((tmp_path / "out.json").read_text(), parse_constant=refuse) == {"srcc": None,
+                                                                                     "path": str(tmp_path)}
+    assert capsys.readouterr().out == "table\n"
