@@ -649,7 +649,7 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines).replace(f"{REPO}/", "") + "\n"
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny preset, a few samples and steps (plumbing only)")
     parser.add_argument("--preset", default="small", help="small (CPU) or medium (GPU); configs/train/*_<preset>.yaml")
@@ -670,7 +670,11 @@ def main(argv=None) -> int:
     parser.add_argument("--cpu-threads", dest="cpu_threads", type=int, default=1, help="torch threads per process")
     parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "learning.json"), help="or - for none")
     parser.add_argument("--out", default="-", help="Markdown summary file, or - for stdout only")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     check_device(args.device)
     if args.sampled < 0:
         raise SystemExit("--sampled must be 0 or more")

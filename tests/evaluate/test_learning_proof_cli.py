@@ -1,5 +1,6 @@
 """The learning proof's command line fails before any work on a device or preset it cannot use."""
 
+import dataclasses
 import json
 
 import pytest
@@ -57,3 +58,24 @@ def test_the_proof_writes_strict_json_with_null_for_an_undefined_metric(tmp_path
     assert json.loads((tmp_path / "out.json").read_text(), parse_constant=refuse) == {"srcc": None,
                                                                                      "path": str(tmp_path)}
     assert capsys.readouterr().out == "table\n"
+
+
+def test_the_medium_dry_run_runs_the_gpu_proofs_preset_and_configs_with_a_cut_pretraining(monkeypatch):
+    from hieroaction.model import presets
+
+    dry = load_script("medium_dry_run")
+    full = presets.PRESETS["medium"]
+    monkeypatch.setitem(presets.PRESETS, "medium", full)
+    dry.cut_pretraining(3, dives=24, clips=4)
+    cut = presets.PRESETS["medium"]
+    assert (cut.vision_pretrain_steps, cut.vision_pretrain_dives, cut.vision_pretrain_clips) == (3, 24, 4)
+    assert dataclasses.replace(cut, vision_pretrain_steps=full.vision_pretrain_steps,
+                               vision_pretrain_dives=full.vision_pretrain_dives,
+                               vision_pretrain_clips=full.vision_pretrain_clips) == full
+    proof = load_script("learning_proof")
+    args = proof.build_parser().parse_args(dry.proof_argv(dry.argparse.Namespace(
+        train=24, test=8, sft_steps=3, hpl_steps=2, cpu_threads=2, work="w")))
+    plan = proof.plan_from_args(args)
+    assert plan.preset == "medium" and plan.device == "cpu"
+    assert plan.sft_config.name == "sft_medium.yaml" and plan.hpl_config.name == "hpl_medium.yaml"
+    assert plan.frames == {"sampler": "uniform", "count": 32, "size": 112}
