@@ -28,6 +28,7 @@ from hieroaction.video.limits import check_sampling
 from hieroaction.video.sampling import FrameSettings
 from hieroaction.video.store import (
     clip_path,
+    inside_store,
     is_complete,
     remove_stale_partials,
     settings_dir,
@@ -155,7 +156,7 @@ def _plan(sample: Sample, out_dir: Path, settings, media_root, overwrite: bool, 
     path = clip_path(out_dir, sample, settings)
     if overwrite or not path.is_file():
         return Plan(path, False, False)
-    if not is_complete(path):
+    if not inside_store(path, out_dir) or not is_complete(path):
         return Plan(path, False, True)
     return Plan(path, not _media_is_newer(sample, media_root, path, allow_outside_root), False)
 
@@ -240,7 +241,7 @@ def load_clip(out_dir, sample: Sample, settings: FrameSettings | None = None, *,
     path = clip_path(out_dir, sample, settings)
     if not path.is_file():
         raise FileNotFoundError(f"{sample.sample_id}: no extracted clip for settings {settings.key} at {path}")
-    problem = verify_clip(path)
+    problem = verify_clip(path) if inside_store(path, out_dir) else "a link out of the clip store (not read)"
     if problem is not None:
         raise ClipError(f"{sample.sample_id}: stored clip {path}: {problem}")
     try:

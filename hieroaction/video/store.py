@@ -194,6 +194,15 @@ def is_complete(path: Path) -> bool:
     return True
 
 
+def inside_store(path: Path, out_dir) -> bool:
+    """Whether ``path`` (a clip path under ``out_dir``), links resolved, still lies inside ``out_dir``: a clip file
+    or folder linked out of the store is never read through it."""
+    try:
+        return Path(path).resolve().is_relative_to(Path(out_dir).resolve())
+    except (OSError, RuntimeError):  # a link loop
+        return False
+
+
 def max_clip_bytes() -> int:
     """The largest file a stored clip can be: the per-clip pixel budget as uint8 RGB, plus the ``.npy`` header."""
     return DecodeLimits.from_env().max_clip_pixels * 3 + NPY_HEADER_ALLOWANCE

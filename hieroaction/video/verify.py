@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hieroaction.video.store import CHECKSUM_SUFFIX, TMP_MARK, verify_clip
+from hieroaction.video.store import CHECKSUM_SUFFIX, TMP_MARK, inside_store, verify_clip
 
 
 @dataclass
@@ -45,7 +45,6 @@ def verify_store(root) -> StoreCheck:
     """
     root = Path(root)
     result = StoreCheck(root)
-    resolved_root = root.resolve()
     for path in sorted(root.rglob("*")):
         if TMP_MARK in path.name:
             continue  # a writer's temp file: whole or removed by the next extraction
@@ -57,7 +56,7 @@ def verify_store(root) -> StoreCheck:
         if path.suffix != ".npy":
             continue
         result.checked += 1
-        if path.is_symlink() and not path.resolve().is_relative_to(resolved_root):
+        if not inside_store(path, root):
             result.problems[relative] = "a link out of the store (not read)"
             continue
         problem = verify_clip(path)

@@ -173,3 +173,19 @@ def test_frames_verify_reports_the_altered_clips_of_a_store_and_the_exit_code_sa
     assert "no checksum" in summary["problems"][str(clip_path(out, samples[1], SETTINGS).relative_to(out / SETTINGS.key))]
     assert main(["frames", "verify", str(tmp_path / "nowhere")]) == 2
     assert capsys.readouterr().err.startswith("error: clip store folder not found")
+
+
+def test_a_clip_linked_out_of_the_store_is_not_read_and_extraction_replaces_the_link(extracted, tmp_path):
+    import os
+
+    media, out, samples = extracted
+    path = clip_path(out, samples[0], SETTINGS)
+    outside = tmp_path / "outside.npy"
+    outside.write_bytes(path.read_bytes())  # even the right bytes, with a matching checksum beside the link
+    path.unlink()
+    os.symlink(outside, path)
+    with pytest.raises(ClipError, match="c/0: stored clip .*a link out of the clip store"):
+        load_clip(out, samples[0], SETTINGS)
+    rerun = extract_frames(samples, media, out, SETTINGS, progress=False)
+    assert rerun.repaired == ["c/0"] and not path.is_symlink() and load_clip(out, samples[0], SETTINGS).shape[0] == 4
+    assert outside.read_bytes() == path.read_bytes()  # the file outside was not written through the link
