@@ -103,8 +103,8 @@ PRESETS: dict[str, PresetSpec] = {
         min_pixels=56 * 56,
         max_pixels=56 * 56,
         # 4000 steps on 2000 dives: held-out body state 0.96 and rotation-angle error 37 degrees (1500 on 1000: 0.89,
-        # 52), and SFT's action accuracy 0.46-0.48 instead of 0.29; the build is about 9 CPU minutes, the whole proof
-        # about 21 of the 30 allowed (benchmarks/LEARNING.md)
+        # 52), and SFT's action accuracy 0.46-0.48 instead of 0.29; the build takes about 10 minutes on 2 cores,
+        # build, SFT and HPL about 22 of the 30 allowed (benchmarks/LEARNING.md)
         vision_pretrain_steps=4000,
         vision_pretrain_frames=32,
         vision_pretrain_dives=2000,
