@@ -67,7 +67,7 @@ class Plan:
     cpu_threads: int | None = 1
     eval_batch: int = 8
     sampled: int = 0  # sampled answers per held-out dive and system, besides the greedy one (HPL's objective)
-    overrides: dict[str, list[str]] = field(default_factory=dict)
+    overrides: dict[str, list[str]] = field(default_factory=dict)  # "sft"/"hpl": KEY=VALUE after the configs
 
 
 def stage_config(preset: str, stage: str) -> Path:
@@ -82,22 +82,28 @@ def config_frames(path: Path) -> dict[str, Any]:
 
 
 def plan_from_args(args) -> Plan:
-    from hieroaction.train.config import HPLRunConfig, SFTRunConfig, load_config
+    from hieroaction.train.config import ConfigError, HPLRunConfig, SFTRunConfig, load_config
 
     preset = "tiny" if args.quick else args.preset
     sft_config, hpl_config = stage_config(preset, "sft"), stage_config(preset, "hpl")
     for path in (sft_config, hpl_config):
         if not path.is_file():
             raise SystemExit(f"no training config for preset {preset!r}: {path} is missing")
+    stage_sets = {"sft": list(getattr(args, "sft_set", None) or []), "hpl": list(getattr(args, "hpl_set", None) or [])}
+    try:  # a bad --sft-set/--hpl-set stops here, in one line, before any work
+        sft = load_config(sft_config, SFTRunConfig, stage_sets["sft"])
+        hpl = load_config(hpl_config, HPLRunConfig, stage_sets["hpl"])
+    except ConfigError as exc:
+        raise SystemExit(str(exc)) from None
     if args.quick:
         return Plan(preset, args.device, args.seeds or [0, 1], 16, 8, 4, 2,
                     {"sampler": "uniform", "count": 4, "size": 56}, 24, sft_config, hpl_config, n_boot=100,
-                    parallel=args.parallel, cpu_threads=args.cpu_threads, sampled=args.sampled)
-    sft_steps = args.sft_steps or load_config(sft_config, SFTRunConfig).train.max_steps
-    hpl_steps = args.hpl_steps or load_config(hpl_config, HPLRunConfig).train.max_steps
+                    parallel=args.parallel, cpu_threads=args.cpu_threads, sampled=args.sampled, overrides=stage_sets)
+    sft_steps = args.sft_steps or sft.train.max_steps
+    hpl_steps = args.hpl_steps or hpl.train.max_steps
     return Plan(preset, args.device, args.seeds or [0, 1], args.train, args.test, sft_steps, hpl_steps,
                 config_frames(sft_config), args.max_new_tokens, sft_config, hpl_config, n_boot=args.n_boot,
-                parallel=args.parallel, cpu_threads=args.cpu_threads, eval_batch=args.eval_batch,
+                parallel=args.parallel, cpu_threads=args.cpu_threads, eval_batch=args.eval_batch, overrides=stage_sets,
                 sampled=args.sampled)
 
 
@@ -349,11 +355,13 @@ def run_seed(plan: Plan, work: Path, model_dir: Path, seed: int) -> dict[str, An
     (train, table, settings), data_time = timed(prepare, train_samples(plan.n_train, seed), folder, plan, seed)
     test = read_jsonl(work / "test" / "samples.jsonl")
     sft_config = load_config(plan.sft_config, SFTRunConfig,
-                             overrides(plan, folder, table, folder / "sft", plan.sft_steps, model_dir, seed))
+                             overrides(plan, folder, table, folder / "sft", plan.sft_steps, model_dir, seed)
+                             + plan.overrides.get("sft", []))
     sft_final, sft_time = timed(run_sft, sft_config)
     log.info("seed %d: SFT done %s", seed, sft_time)
     hpl_config = load_config(plan.hpl_config, HPLRunConfig,
-                             overrides(plan, folder, table, folder / "hpl", plan.hpl_steps, sft_final, seed))
+                             overrides(plan, folder, table, folder / "hpl", plan.hpl_steps, sft_final, seed)
+                             + plan.overrides.get("hpl", []))
     reward_config = HPLSettings.from_dict(hpl_config.hpl).reward_config()
     hpl_final, hpl_time = timed(run_hpl, hpl_config)
     log.info("seed %d: HPL done %s", seed, hpl_time)
@@ -637,7 +645,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"- preset `{plan['preset']}` ({preset['parameters']:,} parameters), device {plan['device']}; "
         f"{plan['n_train']} training dives per seed, {plan['n_test']} held-out dives (draw seed {TEST_DRAW_SEED}); "
         f"frames {plan['frames']}; SFT {plan['sft_steps']} steps, HPL {plan['hpl_steps']} GRPO steps; seeds "
-        f"{plan['seeds']}; greedy answers, at most {plan['max_new_tokens']} new tokens",
+        f"{plan['seeds']}; greedy answers, at most {plan['max_new_tokens']} new tokens"
+        + "".join(f"; {stage.upper()} overrides {', '.join(sets)}" for stage, sets in plan["overrides"].items() if sets),
         f"- model build {report['times']['model_build']['wall_s']} s wall (reused when already built); vision "
         f"pretraining: {json.dumps(pretraining.get('result'))}",
         f"- machine: {report['machine']['cpus']} CPUs, torch threads {report['machine']['torch_threads']}, load "
@@ -657,7 +666,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="training seeds (default 0 1)")
     parser.add_argument("--work", default=str(REPO / "runs" / "learning_proof"), help="working folder (data, runs)")
     parser.add_argument("--train", type=int, default=600, help="training dives per seed")
-    parser.add_argument("--test", type=int, default=256, help="held-out dives")
+    parser.add_argument("--test", type=int, default=512, help="held-out dives (512: a paired interval about 0.02 wide)")
     parser.add_argument("--sft-steps", dest="sft_steps", type=int, default=None, help="SFT steps (default: config)")
     parser.add_argument("--hpl-steps", dest="hpl_steps", type=int, default=None, help="HPL steps (default: config)")
     parser.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=320)
@@ -665,6 +674,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sampled", type=int, default=0,
                         help="also answer every held-out dive this many times sampled as HPL's rollouts sample: HPL's "
                              "own objective, with its paired interval (each pass costs one greedy answering's time)")
+    parser.add_argument("--sft-set", dest="sft_set", action="append", metavar="KEY=VALUE",
+                        help="override of the SFT config (repeatable), as `hieroaction train sft --set`")
+    parser.add_argument("--hpl-set", dest="hpl_set", action="append", metavar="KEY=VALUE",
+                        help="override of the HPL config (repeatable), as `hieroaction train hpl --set`")
     parser.add_argument("--n-boot", dest="n_boot", type=int, default=1000)
     parser.add_argument("--parallel", type=int, default=1, help="seeds trained at once (processes; CPU: one per core)")
     parser.add_argument("--cpu-threads", dest="cpu_threads", type=int, default=1, help="torch threads per process")

@@ -7,7 +7,7 @@
 What is measured: one GRPO generation batch, generated twice: by ``model.generate`` with a dynamic cache (what trl's
 GRPOTrainer calls) and by :func:`hieroaction.model.fast_generation.generate_from_shared_prompts` (what
 ``hpl.fast_generation: true`` calls), with the same resolved settings (sampling at temperature 0.7, the vision tokens
-suppressed, as ``configs/train/hpl_small.yaml``). Every answer is forced to the full length
+suppressed; ``configs/train/hpl_small.yaml`` samples at 0.4, which does not change the work per token). Every answer is forced to the full length
 (``min_new_tokens = max_new_tokens``) so both paths decode the same number of tokens. The prompt is the project's
 real prompt for a rendered dive (32 frames of 56x56 for the small preset: 64 video tokens, ~240 prompt tokens).
 
@@ -40,8 +40,8 @@ if str(REPO) not in sys.path:
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "rollout_speed.json"
 CASES = (  # (name, clips, answers per clip, new tokens)
     ("1 clip x 8 answers x 250 tokens", 1, 8, 250),
-    ("2 clips x 4 answers x 300 tokens (hpl_small.yaml's batch)", 2, 4, 300),
-    ("8 clips x 4 answers x 300 tokens (4x the batch: hpl.steps_per_generation 4)", 8, 4, 300),
+    ("2 clips x 4 answers x 300 tokens", 2, 4, 300),
+    ("8 clips x 4 answers x 300 tokens (hpl_small.yaml's batch)", 8, 4, 300),
 )
 
 

@@ -43,10 +43,13 @@ def test_the_paired_difference_is_taken_dive_by_dive():
     assert "| hpl | 0.500 [" in table and "+0.100 [+0.100, +0.100]" in table and "top_k unset" in table
 
 
-def test_sampling_follows_the_hpl_config():
+def test_sampling_follows_the_hpl_config(tmp_path):
     proof = _proof()
-    config = BENCHMARKS.parent / "configs" / "train" / "hpl_small.yaml"
-    assert proof.sampling_settings(config, None) == {"temperature": 0.7, "top_p": 1.0}
+    shipped = (BENCHMARKS.parent / "configs" / "train" / "hpl_small.yaml").read_text()
+    assert "  temperature: 0.4 " in shipped
+    config = tmp_path / "hpl.yaml"
+    config.write_text(shipped.replace("  temperature: 0.4 ", "  temperature: 0.9 "))
+    assert proof.sampling_settings(config, None) == {"temperature": 0.9, "top_p": 1.0}
     assert proof.sampling_settings(config, 0.4)["temperature"] == 0.4
 
 

@@ -79,3 +79,15 @@ def test_the_medium_dry_run_runs_the_gpu_proofs_preset_and_configs_with_a_cut_pr
     assert plan.preset == "medium" and plan.device == "cpu"
     assert plan.sft_config.name == "sft_medium.yaml" and plan.hpl_config.name == "hpl_medium.yaml"
     assert plan.frames == {"sampler": "uniform", "count": 32, "size": 112}
+
+
+def test_stage_overrides_reach_the_plan_and_a_bad_one_stops_before_any_work(tmp_path):
+    proof = _proof()
+    args = proof.build_parser().parse_args(["--sft-set", "train.weight_decay=0.1", "--hpl-set", "hpl.beta=0.04",
+                                            "--hpl-set", "train.learning_rate=1e-5"])
+    plan = proof.plan_from_args(args)
+    assert plan.overrides == {"sft": ["train.weight_decay=0.1"], "hpl": ["hpl.beta=0.04", "train.learning_rate=1e-5"]}
+    assert proof.plan_record(plan)["overrides"]["hpl"] == ["hpl.beta=0.04", "train.learning_rate=1e-5"]
+    with pytest.raises(SystemExit, match="no_such_key"):
+        proof.main(["--sft-set", "train.no_such_key=1", "--work", str(tmp_path), "--json", "-"])
+    assert not any(tmp_path.iterdir())
