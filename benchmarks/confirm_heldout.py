@@ -7,7 +7,8 @@ another held-out set with a draw seed that no training, no sweep and no earlier 
 each seed's SFT and HPL models exactly as the proof does (``learning_proof.answers``: greedy, the benchmark report's
 metrics, the hierarchical reward with all levels), and applies the proof's checks (same paired bootstrap).
 
-    .venv/bin/python benchmarks/confirm_heldout.py --work runs/learning_proof --parallel 2
+    .venv/bin/python benchmarks/confirm_heldout.py --work runs/learning_proof --parallel 2 \
+        [--also previous=runs/hpl30/seed{seed}/final]     # another model per seed, compared on both sets
 
 Writes ``benchmarks/results/learning_confirm.json`` (``--json``) and prints a Markdown summary (``--out`` writes it).
 """
@@ -58,6 +59,29 @@ def pooled(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
                               for k in first["reward_levels"]}}
 
 
+def parse_also(texts: list[str], seeds: list[int]) -> dict[str, dict[int, Path]]:
+    """``NAME=PATH`` (``{seed}`` in PATH stands for the seed) -> {name: {seed: model}}, every model checked before any
+    work: another HPL run of the same SFT models, say, compared on both held-out sets."""
+    also: dict[str, dict[int, Path]] = {}
+    for text in texts:
+        name, sep, pattern = text.partition("=")
+        if not sep or not name or not pattern:
+            raise SystemExit(f"--also {text!r}: expected NAME=PATH (PATH may hold {{seed}})")
+        if name in ("sft", "hpl") or name in also:
+            raise SystemExit(f"--also {text!r}: the name {name!r} is taken (sft, hpl and earlier --also names)")
+        models = {seed: Path(pattern.replace("{seed}", str(seed))).resolve() for seed in seeds}
+        missing = [str(m) for m in models.values() if not (m / "config.json").is_file()]
+        if missing:
+            raise SystemExit(f"--also {text!r}: no saved model at {', '.join(missing)}")
+        also[name] = models
+    return also
+
+
+def compared(other: dict[str, Any], systems: dict[str, Any], n_boot: int) -> dict[str, Any]:
+    """``other`` against SFT and against HPL on the same dives (paired), for the report's --also rows."""
+    return {f"minus_{name}": proof.paired_report(systems[name], other, n_boot) for name in ("sft", "hpl")}
+
+
 def confirmation_report(seed: int, train_codes: list[str], test, systems: dict[str, Any], n_boot: int,
                         training_times: dict[str, Any], proof_systems: dict[str, Any] | None = None) -> dict[str, Any]:
     """One seed's metrics on the fresh dives, HPL - SFT, and the proof's checks on them; with the proof's own answers
@@ -73,8 +97,8 @@ def confirmation_report(seed: int, train_codes: list[str], test, systems: dict[s
     return report
 
 
-def confirm_seed(job: tuple[proof.Plan, Path, Path, int]) -> dict[str, Any]:
-    plan, work, fresh, seed = job
+def confirm_seed(job: tuple[proof.Plan, Path, Path, int, dict[str, dict[int, Path]]]) -> dict[str, Any]:
+    plan, work, fresh, seed, also = job
     import torch
 
     from hieroaction.datasets import read_jsonl
@@ -94,8 +118,19 @@ def confirm_seed(job: tuple[proof.Plan, Path, Path, int]) -> dict[str, Any]:
     times = {"sft": training.get("sft", {"wall_s": None, "cpu_s": None}),
              "hpl": training.get("hpl", {"wall_s": None, "cpu_s": None}),
              **{f"answers_{k}": v["generation"] for k, v in systems.items()}}
-    return confirmation_report(seed, [s.action_code for s in train], test, systems, plan.n_boot, times,
-                               {name: answered[name] for name in ("sft", "hpl")})
+    proof_systems = {name: answered[name] for name in ("sft", "hpl")}
+    report = confirmation_report(seed, [s.action_code for s in train], test, systems, plan.n_boot, times, proof_systems)
+    proof_test = read_jsonl(work / "test" / "samples.jsonl")
+    report["also"] = {}
+    for name, models in also.items():
+        on_proof = proof.answers(models[seed], proof_test, train, work / "test", settings, reward, plan)
+        on_fresh = proof.answers(models[seed], test, train, fresh, settings, reward, plan)
+        both = {k: pooled(proof_systems[k], systems[k]) for k in ("sft", "hpl")}
+        report["also"][name] = {"model": str(models[seed]),
+                                "proof": compared(on_proof, proof_systems, plan.n_boot),
+                                "fresh": compared(on_fresh, systems, plan.n_boot),
+                                "both": compared(pooled(on_proof, on_fresh), both, plan.n_boot)}
+    return report
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -108,6 +143,12 @@ def markdown(report: dict[str, Any]) -> str:
                       "HPL - SFT [95% paired CI]:", "",
                       "| " + " | ".join(POOLED_KEYS) + " |", "|" + "---|" * len(POOLED_KEYS),
                       "| " + " | ".join(interval(s["pooled"]["hpl_minus_sft"][k]) for k in POOLED_KEYS) + " |", ""]
+        for name, sets in s.get("also", {}).items():
+            lines += [f"Seed {s['seed']}, `{name}` ({sets['model']}) on the proof's dives, the fresh ones and both, "
+                      "mean reward [95% paired CI]:", "", "| against | proof's | fresh | both |", "|---|---|---|---|",
+                      *[f"| {name} - {base} | " + " | ".join(interval(sets[where][f"minus_{base}"]["reward_mean"])
+                                                            for where in ("proof", "fresh", "both")) + " |"
+                        for base in ("sft", "hpl")], ""]
     return "\n".join(lines) + "\n"
 
 
@@ -125,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test", type=int, default=512, help="fresh held-out dives")
     parser.add_argument("--draw-seed", dest="draw_seed", type=int, default=DEFAULT_DRAW_SEED,
                         help="draw seed of the fresh dives (default %(default)s; refused if already used)")
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=PATH",
+                        help="another model per seed ({seed} in PATH), answered on the proof's dives and the fresh "
+                             "ones and compared with SFT and HPL (repeatable)")
     parser.add_argument("--quick", action="store_true", help="the folder of a learning_proof.py --quick run")
     parser.add_argument("--preset", default="small", help="the proof's preset")
     parser.add_argument("--device", default="cpu")
@@ -148,6 +192,7 @@ def main(argv=None) -> int:
     work = Path(args.work).resolve()
     for seed in args.seeds:  # every check before any work
         finished_models(work, seed)
+    also = parse_also(args.also, args.seeds)
     if args.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
     plan = proof.plan_from_args(argparse.Namespace(
@@ -161,7 +206,7 @@ def main(argv=None) -> int:
     setup_logging()
     fresh = work / f"confirm_{args.draw_seed}"
     proof.prepare(draw_samples(args.test, seed=args.draw_seed, split="test"), fresh, plan, args.draw_seed)
-    per_seed = proof.map_jobs(confirm_seed, [(plan, work, fresh, seed) for seed in args.seeds], args.parallel)
+    per_seed = proof.map_jobs(confirm_seed, [(plan, work, fresh, seed, also) for seed in args.seeds], args.parallel)
     report = {"work": str(work), "draw_seed": args.draw_seed, "n_test": args.test, "seeds": args.seeds,
               "plan": proof.plan_record(plan), "machine": proof.machine(plan), "seeds_report": per_seed,
               "all_targets_met": all(all(s["targets"].values()) for s in per_seed)}

@@ -59,3 +59,37 @@ def test_the_report_applies_the_proofs_checks_to_the_fresh_answers():
     assert pooled["pooled"]["n"] == 2 * len(test)
     assert pooled["pooled"]["hpl_minus_sft"]["reward_mean"]["estimate"] == pytest.approx(0.5)  # half the dives gain 1
     assert "pooled" not in report
+
+
+def test_also_names_a_saved_model_per_seed_or_is_refused(tmp_path):
+    confirm = _confirm()
+    for seed in (0, 1):
+        (tmp_path / f"run{seed}").mkdir()
+        (tmp_path / f"run{seed}" / "config.json").write_text("{}")
+    also = confirm.parse_also([f"prev={tmp_path}/run{{seed}}"], [0, 1])
+    assert also == {"prev": {0: tmp_path / "run0", 1: tmp_path / "run1"}}
+    with pytest.raises(SystemExit, match="no saved model at .*run2"):
+        confirm.parse_also([f"prev={tmp_path}/run{{seed}}"], [0, 2])
+    with pytest.raises(SystemExit, match="is taken"):
+        confirm.parse_also([f"hpl={tmp_path}/run{{seed}}"], [0])
+    with pytest.raises(SystemExit, match="expected NAME=PATH"):
+        confirm.parse_also(["prev"], [0])
+
+
+def test_also_is_compared_with_sft_and_hpl_on_the_same_dives():
+    def system(rewards):
+        return {"records": [_record(i) for i in range(len(rewards))], "rewards": rewards,
+                "reward_levels": {k: rewards for k in ("format", "action", "steps", "score")}}
+
+    systems = {"sft": system([0.0, 0.0, 0.0, 0.0]), "hpl": system([0.5, 0.5, 0.5, 0.5])}
+    result = _confirm().compared(system([1.0, 1.0, 1.0, 1.0]), systems, 100)
+    assert result["minus_sft"]["reward_mean"]["estimate"] == pytest.approx(1.0)
+    assert result["minus_hpl"]["reward_mean"]["estimate"] == pytest.approx(0.5)
+
+
+def _record(i: int) -> dict:
+    from hieroaction.metrics.assessment import records_from_completions
+    from hieroaction.synth import draw_samples
+
+    sample = draw_samples(i + 1, seed=9, split="test")[i]
+    return records_from_completions([sample], ["no answer"], 50.0)[0].to_dict()
