@@ -42,11 +42,16 @@ def check_draw_seed(draw_seed: int, training_seeds: list[int]) -> None:
         raise SystemExit(f"--draw-seed {draw_seed}: already used for {SPENT_DRAW_SEEDS[draw_seed]}")
 
 
+def unsaved(models) -> list[str]:
+    """Those of ``models`` (folders) that hold no saved model."""
+    return [str(m) for m in models if not (m / "config.json").is_file()]
+
+
 def finished_models(work: Path, seed: int) -> tuple[Path, dict[str, Path]]:
     """(seed folder, {"sft": model, "hpl": model}) of a finished proof, or one line saying what is missing."""
     folder = proof.seed_folder(work, seed)
     models = {name: folder / name / "final" for name in ("sft", "hpl")}
-    missing = [str(p) for p in models.values() if not (p / "config.json").is_file()]
+    missing = unsaved(models.values())
     if missing:
         raise SystemExit(f"{work}: seed {seed} has no saved model at {', '.join(missing)}")
     return folder, models
@@ -70,7 +75,7 @@ def parse_also(texts: list[str], seeds: list[int]) -> dict[str, dict[int, Path]]
         if name in ("sft", "hpl") or name in also:
             raise SystemExit(f"--also {text!r}: the name {name!r} is taken (sft, hpl and earlier --also names)")
         models = {seed: Path(pattern.replace("{seed}", str(seed))).resolve() for seed in seeds}
-        missing = [str(m) for m in models.values() if not (m / "config.json").is_file()]
+        missing = unsaved(models.values())
         if missing:
             raise SystemExit(f"--also {text!r}: no saved model at {', '.join(missing)}")
         also[name] = models
@@ -120,12 +125,13 @@ def confirm_seed(job: tuple[proof.Plan, Path, Path, int, dict[str, dict[int, Pat
              **{f"answers_{k}": v["generation"] for k, v in systems.items()}}
     proof_systems = {name: answered[name] for name in ("sft", "hpl")}
     report = confirmation_report(seed, [s.action_code for s in train], test, systems, plan.n_boot, times, proof_systems)
-    proof_test = read_jsonl(work / "test" / "samples.jsonl")
     report["also"] = {}
+    if also:
+        proof_test = read_jsonl(work / "test" / "samples.jsonl")
+        both = {k: pooled(proof_systems[k], systems[k]) for k in ("sft", "hpl")}
     for name, models in also.items():
         on_proof = proof.answers(models[seed], proof_test, train, work / "test", settings, reward, plan)
         on_fresh = proof.answers(models[seed], test, train, fresh, settings, reward, plan)
-        both = {k: pooled(proof_systems[k], systems[k]) for k in ("sft", "hpl")}
         report["also"][name] = {"model": str(models[seed]),
                                 "proof": compared(on_proof, proof_systems, plan.n_boot),
                                 "fresh": compared(on_fresh, systems, plan.n_boot),
@@ -139,24 +145,22 @@ def markdown(report: dict[str, Any]) -> str:
     for s in report["seeds_report"]:
         lines += proof.seed_table(s)
         if "pooled" in s:
+            gains = " | ".join(proof.signed_interval(s["pooled"]["hpl_minus_sft"][k]) for k in POOLED_KEYS)
             lines += [f"Seed {s['seed']}, the proof's held-out dives and these together ({s['pooled']['n']} dives), "
                       "HPL - SFT [95% paired CI]:", "",
-                      "| " + " | ".join(POOLED_KEYS) + " |", "|" + "---|" * len(POOLED_KEYS),
-                      "| " + " | ".join(interval(s["pooled"]["hpl_minus_sft"][k]) for k in POOLED_KEYS) + " |", ""]
+                      "| " + " | ".join(POOLED_KEYS) + " |", "|" + "---|" * len(POOLED_KEYS), f"| {gains} |", ""]
         for name, sets in s.get("also", {}).items():
             lines += [f"Seed {s['seed']}, `{name}` ({sets['model']}) on the proof's dives, the fresh ones and both, "
-                      "mean reward [95% paired CI]:", "", "| against | proof's | fresh | both |", "|---|---|---|---|",
-                      *[f"| {name} - {base} | " + " | ".join(interval(sets[where][f"minus_{base}"]["reward_mean"])
-                                                            for where in ("proof", "fresh", "both")) + " |"
-                        for base in ("sft", "hpl")], ""]
+                      "mean reward [95% paired CI]:", "", "| against | proof's | fresh | both |", "|---|---|---|---|"]
+            for base in ("sft", "hpl"):
+                gains = " | ".join(proof.signed_interval(sets[where][f"minus_{base}"]["reward_mean"])
+                                   for where in ("proof", "fresh", "both"))
+                lines.append(f"| {name} - {base} | {gains} |")
+            lines.append("")
     return "\n".join(lines) + "\n"
 
 
 POOLED_KEYS = ("reward_mean", "action_accuracy", "srcc", "format_validity", "tiou@0.5")
-
-
-def interval(p: dict[str, Any]) -> str:
-    return f"{p['estimate']:+.3f} [{p['low']:+.3f}, {p['high']:+.3f}]"
 
 
 def build_parser() -> argparse.ArgumentParser:

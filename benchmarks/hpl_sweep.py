@@ -107,9 +107,6 @@ def sweep(plan: proof.Plan, work: Path, folder: Path, seed: int, variants: list[
 
 
 def markdown(report: dict[str, Any]) -> str:
-    def paired(p: dict[str, Any]) -> str:
-        return f"{p['estimate']:+.3f} [{p['low']:+.3f}, {p['high']:+.3f}]"
-
     sft = report["sft"]
     lines = [f"seed {report['seed']}, {report['plan']['hpl_steps']} HPL steps per variant, {sft['n']} held-out dives; "
              f"SFT: reward {proof.fmt(sft['reward_mean'])}, action {proof.fmt(sft['action_accuracy'])}, "
@@ -117,9 +114,8 @@ def markdown(report: dict[str, Any]) -> str:
              "| variant | overrides | HPL CPU s | reward - SFT | SRCC - SFT | action accuracy - SFT |",
              "|---|---|---|---|---|---|"]
     for v in report["variants"]:
-        d = v["minus_sft"]
-        lines.append(f"| {v['name']} | {'; '.join(v['overrides']) or '—'} | {v['hpl_time']['cpu_s']} | "
-                     f"{paired(d['reward_mean'])} | {paired(d['srcc'])} | {paired(d['action_accuracy'])} |")
+        gains = " | ".join(proof.signed_interval(v["minus_sft"][k]) for k in ("reward_mean", "srcc", "action_accuracy"))
+        lines.append(f"| {v['name']} | {'; '.join(v['overrides']) or '—'} | {v['hpl_time']['cpu_s']} | {gains} |")
     return "\n".join(lines) + "\n"
 
 

@@ -588,6 +588,11 @@ def fmt(value, digits=3) -> str:
     return str(value)
 
 
+def signed_interval(p: dict[str, Any]) -> str:
+    """A difference and its interval as every table of the proof and its readers prints it: ``+0.021 [+0.001, +0.041]``."""
+    return f"{p['estimate']:+.3f} [{p['low']:+.3f}, {p['high']:+.3f}]"
+
+
 def with_ci(report: dict[str, Any], key: str, value=None) -> str:
     ci = report["ci95"].get(key)
     value = report.get(key) if value is None else value
@@ -603,7 +608,7 @@ def seed_table(s: dict[str, Any]) -> list[str]:
 
     def gain(key: str) -> str:
         p = paired.get(key)
-        return "" if p is None else f"{p['estimate']:+.3f} [{p['low']:+.3f}, {p['high']:+.3f}]"
+        return "" if p is None else signed_interval(p)
 
     rows = [
         ("format validity", "format_validity", "—"),
@@ -632,7 +637,7 @@ def seed_table(s: dict[str, Any]) -> list[str]:
         d = s["hpl_minus_sft_sampled"]["sampled_reward"]
         lines.append(f"| mean reward of {s['sampled']['sft']['samples']} sampled answers (HPL's objective) | — | "
                      f"{ci(s['sampled']['sft']['sampled_reward'])} | {ci(s['sampled']['hpl']['sampled_reward'])} | "
-                     f"{d['estimate']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] |")
+                     f"{signed_interval(d)} |")
     lines += ["", "| check | result |", "|---|---|",
               *[f"| {name.replace('_', ' ')} | {'yes' if ok else 'NO'} |" for name, ok in s["targets"].items()], ""]
     return lines
