@@ -6,16 +6,18 @@
 # stopped at its budget. Beforehand, where PyPI is reachable: .venv/bin/python benchmarks/gpu_wheels.py
 # Then on the GPU machine, from the repository root with gpu_wheels/ beside it:  bash benchmarks/gpu_session.sh
 #
-# Files in $OUT (8 at most come back): machine.txt, learning.json, learning.md, proof.log, seed<N>_report.json and
-# seed<N>_answers.json for the two seeds.
-# Knobs (environment): OUT (default benchmarks/results/gpu_session), BUDGET_S (seconds the proof may run, default 520),
-# PYTHON (default python3), PROOF_ARGS (default the medium proof; "--quick" checks the script on a CPU).
+# Files in $OUT (8 at most come back): machine.txt, gpu_usage.csv (utilisation and memory every 5 s), learning.json,
+# learning.md, proof.log, and seeds.tar.gz: each seed's report.json and answers.json, or, for a seed the budget stopped
+# during HPL, its SFT part (report_sft.json, answers_sft.json).
+# Knobs (environment): OUT (default benchmarks/results/gpu_session), BUDGET_S (seconds the proof may run, default 540),
+# PYTHON (default python3), PROOF_ARGS (default the medium proof, both seeds at once, HPL cut to 30 steps so that the
+# whole proof fits one 10-minute call; "--quick" checks the script on a CPU).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-benchmarks/results/gpu_session}
-BUDGET_S=${BUDGET_S:-520}
+BUDGET_S=${BUDGET_S:-540}
 PYTHON=${PYTHON:-python3}
-PROOF_ARGS=${PROOF_ARGS:---preset medium --device cuda --eval-batch 64}
+PROOF_ARGS=${PROOF_ARGS:---preset medium --device cuda --eval-batch 128 --parallel 2 --cpu-threads 4 --hpl-steps 30}
 WORK=${WORK:-/tmp/hieroaction_proof}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
@@ -32,15 +34,20 @@ fi
   "$PYTHON" -c "import torch, transformers, trl; print('torch', torch.__version__, 'transformers', transformers.__version__, 'trl', trl.__version__)"
 } > "$OUT/machine.txt" 2>&1 || { cat "$OUT/machine.txt"; exit 1; }
 cat "$OUT/machine.txt"
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 5 > "$OUT/gpu_usage.csv" 2>&1 &
+  usage_pid=$!
+fi
 
 # SIGINT first (Python unwinds, finished seeds stay on disk), SIGKILL 20 s later.
 # shellcheck disable=SC2086
 timeout -s INT -k 20 "$BUDGET_S" "$PYTHON" benchmarks/learning_proof.py $PROOF_ARGS --work "$WORK" \
   --json "$OUT/learning.json" --out "$OUT/learning.md" 2>&1 | tee "$OUT/proof.log" | grep -v "it/s]" | tail -n 200
 rc=${PIPESTATUS[0]}
-# Each seed's report and per-dive answers, written as soon as that seed ended: kept when the budget stops a later one.
-for file in "$WORK"/seed*/report.json "$WORK"/seed*/answers.json; do
-  [ -f "$file" ] && cp "$file" "$OUT/$(basename "$(dirname "$file")")_$(basename "$file")"
-done
+[ -n "${usage_pid:-}" ] && kill "$usage_pid" 2>/dev/null
+# Each seed's report and per-dive answers, written as soon as that seed (or its SFT part) ended: kept when the budget
+# stops a later stage. One archive: $OUT brings back at most 8 files.
+(cd "$WORK" && ls seed*/report*.json seed*/answers*.json 2>/dev/null | tar -czf - -T -) > "$OUT/seeds.tar.gz"
+tar -tzf "$OUT/seeds.tar.gz" | tr '\n' ' '; echo
 echo "gpu_session: learning_proof exit code $rc; files in $OUT: $(ls "$OUT" | tr '\n' ' ')"
 exit "$rc"

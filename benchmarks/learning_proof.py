@@ -107,6 +107,18 @@ def plan_from_args(args) -> Plan:
                 sampled=args.sampled)
 
 
+def use_device_threads(plan: Plan) -> None:
+    """This process's torch threads, and on a GPU TF32 for what still runs in float32 (the build's vision
+    pretraining; training runs under bf16 autocast): both per process, so each seed's worker calls it too."""
+    import torch
+
+    if plan.cpu_threads:
+        torch.set_num_threads(plan.cpu_threads)
+    if plan.device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
 def check_device(device: str) -> None:
     """Fail before any work when the asked device is not there."""
     import torch
@@ -132,9 +144,10 @@ def prepare(samples, folder: Path, plan: Plan, render_seed: int):
 
     settings = frame_settings(FramesConfig(**plan.frames))
     media = folder / "media"
-    rendered = render_dataset(samples, media, layout="frames", seed=render_seed, workers=2, size=settings.size,
+    workers = max(2, min(8, (os.cpu_count() or 2) // max(plan.parallel, 1)))  # the seeds prepare at once
+    rendered = render_dataset(samples, media, layout="frames", seed=render_seed, workers=workers, size=settings.size,
                               progress=False)
-    result = extract_frames(rendered, media, folder / "frames", settings, workers=2, progress=False)
+    result = extract_frames(rendered, media, folder / "frames", settings, workers=workers, progress=False)
     if result.quarantined:
         raise RuntimeError(f"frame extraction quarantined {len(result.quarantined)} rendered clips: {result.reasons()}")
     write_jsonl(rendered, folder / "samples.jsonl")
@@ -339,16 +352,14 @@ def sampling_settings(hpl_config: Path, temperature: float | None = None) -> dic
 def run_seed(plan: Plan, work: Path, model_dir: Path, seed: int) -> dict[str, Any]:
     """Render this seed's training dives, SFT, HPL, and answer the held-out dives with both models; returns the
     seed's report. The raw answers (``answers.json``, re-scorable without re-training) and the report
-    (``report.json``) are in the seed's folder as soon as the seed ends, so a run stopped later keeps them."""
-    import torch
-
+    (``report.json``) are in the seed's folder as soon as the seed ends, so a run stopped later keeps them; SFT's
+    (``answers_sft.json``, ``report_sft.json``) as soon as SFT's answers are scored, before HPL starts."""
     from hieroaction.datasets import read_jsonl
     from hieroaction.train.config import HPLRunConfig, SFTRunConfig, load_config
     from hieroaction.train.hpl import HPLSettings, run_hpl
     from hieroaction.train.sft import run_sft
 
-    if plan.cpu_threads:
-        torch.set_num_threads(plan.cpu_threads)
+    use_device_threads(plan)
     folder = work / f"seed{seed}"
     for stale in ("sft", "hpl"):
         shutil.rmtree(folder / stale, ignore_errors=True)
@@ -363,11 +374,21 @@ def run_seed(plan: Plan, work: Path, model_dir: Path, seed: int) -> dict[str, An
                              overrides(plan, folder, table, folder / "hpl", plan.hpl_steps, sft_final, seed)
                              + plan.overrides.get("hpl", []))
     reward_config = HPLSettings.from_dict(hpl_config.hpl).reward_config()
+    sampling = sampling_settings(plan.hpl_config) if plan.sampled else None
+    systems = {"sft": answers(sft_final, test, train, work / "test", settings, reward_config, plan, sampling,
+                              plan.sampled)}
+    # SFT's answers and metrics are kept before HPL starts: a run stopped during HPL (a time budget) still has them
+    (folder / "answers_sft.json").write_text(strict_json(systems["sft"]))
+    sft_report = {"seed": seed, "times": {"data": data_time, "sft": sft_time,
+                                          "answers_sft": systems["sft"]["generation"]},
+                  "majority": majority_rates([s.action_code for s in train], test),
+                  "sft": system_report(systems["sft"], plan.n_boot)}
+    (folder / "report_sft.json").write_text(strict_json(sft_report, indent=1))
+    log.info("seed %d: SFT answered %s", seed, systems["sft"]["generation"])
     hpl_final, hpl_time = timed(run_hpl, hpl_config)
     log.info("seed %d: HPL done %s", seed, hpl_time)
-    sampling = sampling_settings(plan.hpl_config) if plan.sampled else None
-    systems = {name: answers(path, test, train, work / "test", settings, reward_config, plan, sampling, plan.sampled)
-               for name, path in (("sft", sft_final), ("hpl", hpl_final))}
+    systems["hpl"] = answers(hpl_final, test, train, work / "test", settings, reward_config, plan, sampling,
+                             plan.sampled)
     from hieroaction.model.artifacts import RUN_INFO_FILE
 
     hpl_state = json.loads((hpl_final / RUN_INFO_FILE).read_text())
@@ -536,13 +557,10 @@ def targets(seed_report: dict[str, Any]) -> dict[str, bool]:
 
 
 def run(plan: Plan, work: Path) -> dict[str, Any]:
-    import torch
-
     from hieroaction.model.artifacts import PRESET_INFO_FILE
     from hieroaction.model.presets import build_offline_model
 
-    if plan.cpu_threads:
-        torch.set_num_threads(plan.cpu_threads)
+    use_device_threads(plan)
     work.mkdir(parents=True, exist_ok=True)
     log.info("plan: %s", plan)
     _, test_time = timed(prepare, test_samples(plan.n_test), work / "test", plan, TEST_DRAW_SEED)

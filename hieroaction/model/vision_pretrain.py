@@ -20,8 +20,11 @@ frames' targets and is thrown away; only the tower keeps what it learnt.
 from __future__ import annotations
 
 import logging
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from multiprocessing import get_context
 
 import numpy as np
 
@@ -47,6 +50,7 @@ class VisionPretrainConfig:
     orientation_weight: float = 1.0  # weight of the orientation regression next to the body-state loss (0: off)
     seed: int = 424242  # draw seed: sample ids ``synth/424242/*`` are used by nothing else in the project
     threads: int | None = None
+    workers: int | None = None  # rendering processes (None: one per core, at most 16); the clips do not depend on it
 
 
 @dataclass
@@ -82,16 +86,34 @@ def orientation_targets(plan, t: int) -> list[float]:
 
 def render_clips(dives: int, config: VisionPretrainConfig, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(N, T, H, W, 3)`` uint8 clips (uniformly sampled frames, broadcast camera), ``(N, T)`` body states and
-    ``(N, T, len(ORIENTATION))`` orientation targets."""
+    ``(N, T, len(ORIENTATION))`` orientation targets. Rendered in ``config.workers`` processes: each dive depends on
+    its sample and ``seed`` only, so the arrays are the same for any number of workers."""
     from hieroaction.synth.draw import draw_samples
+
+    samples = draw_samples(dives, seed=seed, split="pretrain")
+    workers = min(config.workers or min(os.cpu_count() or 1, 16), max(1, len(samples) // 16))
+    chunks = [samples[i::workers] for i in range(workers)]
+    if workers > 1:  # spawned: the parent may already hold a CUDA context, which a forked child must not inherit
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            parts = list(pool.map(_render_chunk, chunks, [config.frames] * workers, [config.size] * workers,
+                                  [seed] * workers))
+    else:
+        parts = [_render_chunk(samples, config.frames, config.size, seed)]
+    order = [i for chunk in range(workers) for i in range(chunk, len(samples), workers)]
+    clips, states, orientation = (np.concatenate([part[k] for part in parts]) for k in range(3))
+    back = np.argsort(order)  # the chunks were interleaved: restore the draw order
+    return clips[back], states[back], orientation[back]
+
+
+def _render_chunk(samples, frames: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from hieroaction.synth.render import frame_state, plan_dive, render_frame
     from hieroaction.video.sampling import uniform_indices
 
     clips, states, orientation = [], [], []
-    for sample in draw_samples(dives, seed=seed, split="pretrain"):
+    for sample in samples:
         plan = plan_dive(sample, seed)
-        indices = uniform_indices(plan.num_frames, config.frames)
-        clips.append(np.stack([render_frame(plan, int(t), config.size) for t in indices]))
+        indices = uniform_indices(plan.num_frames, frames)
+        clips.append(np.stack([render_frame(plan, int(t), size) for t in indices]))
         states.append([BODY_STATES.index(frame_state(plan, int(t))[0].pose_name) for t in indices])
         orientation.append([orientation_targets(plan, int(t)) for t in indices])
     return np.stack(clips), np.asarray(states, dtype=np.int64), np.asarray(orientation, dtype=np.float32)
@@ -146,7 +168,8 @@ def pretrain_vision(model, processor, config: VisionPretrainConfig | None = None
     video_processor = processor.video_processor
 
     def logits(clips):
-        batch = video_processor(videos=list(clips), return_tensors="pt")
+        # on the tower's device: on a GPU the per-step normalisation and patching would otherwise bound the step
+        batch = video_processor(videos=list(clips), return_tensors="pt", device=str(device))
         pixels = batch["pixel_values_videos"].to(device, dtype=next(visual.parameters()).dtype)
         grid = batch["video_grid_thw"].to(device)
         out = visual(pixels, grid_thw=grid)

@@ -79,6 +79,11 @@ def test_a_quick_proof_then_the_sweep_and_the_headroom_on_its_folder(tmp_path, m
     (seed,) = json.loads(out.read_text())["seeds"]
     assert json.loads((work / "seed0" / "report.json").read_text()) == seed  # kept as soon as the seed ended
     assert set(json.loads((work / "seed0" / "answers.json").read_text())) == {"sft", "hpl"}
+    # SFT's part, kept before HPL started (a budget that stops HPL keeps it): the same answers and metrics
+    sft_part = json.loads((work / "seed0" / "report_sft.json").read_text())
+    assert sft_part["sft"] == seed["sft"] and sft_part["majority"] == seed["majority"]
+    assert json.loads((work / "seed0" / "answers_sft.json").read_text()) == json.loads(
+        (work / "seed0" / "answers.json").read_text())["sft"]
     assert set(seed["sampled"]) == {"sft", "hpl"} and seed["sampled"]["hpl"]["samples"] == 1
     assert set(seed["hpl_minus_sft_sampled"]) == {"greedy_reward", "sampled_reward"}
     with pytest.raises(SystemExit, match=r"extracted frames as uniform4_56x56, not uniform8_56x56 .*--quick"):

@@ -39,6 +39,13 @@ def test_clips_carry_the_renderers_body_state_and_orientation_of_each_sampled_fr
         assert all(spin == 0 for spin, f in zip(targets[:, 4], frames, strict=True) if f.phase not in ("somersault", "twist"))
 
 
+def test_clips_are_the_same_whatever_the_number_of_rendering_processes():
+    serial = render_clips(32, replace(SMALL_RUN, workers=1), seed=5)
+    parallel = render_clips(32, replace(SMALL_RUN, workers=2), seed=5)
+    for one, two in zip(serial, parallel, strict=True):
+        np.testing.assert_array_equal(one, two)
+
+
 def test_pretraining_changes_only_the_vision_tower_and_lowers_its_loss(tiny_checkpoint):
     import torch
 
