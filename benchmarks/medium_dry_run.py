@@ -31,9 +31,9 @@ def cut_pretraining(steps: int, dives: int, clips: int) -> None:
 
 
 def proof_argv(args: argparse.Namespace) -> list[str]:
-    return ["--preset", "medium", "--device", "cpu", "--seeds", "0", "--train", str(args.train), "--test",
+    return ["--preset", "medium", "--device", args.device, "--seeds", "0", "--train", str(args.train), "--test",
             str(args.test), "--sft-steps", str(args.sft_steps), "--hpl-steps", str(args.hpl_steps),
-            "--eval-batch", "8", "--n-boot", "50", "--sampled", "1", "--cpu-threads", str(args.cpu_threads),
+            "--eval-batch", str(args.eval_batch), "--n-boot", "50", "--sampled", "1", "--cpu-threads", str(args.cpu_threads),
             "--work", str(args.work), "--json", str(Path(args.work) / "learning.json"),
             "--out", str(Path(args.work) / "learning.md")]
 
@@ -46,9 +46,13 @@ def main(argv=None) -> int:
     parser.add_argument("--sft-steps", type=int, default=3)
     parser.add_argument("--hpl-steps", type=int, default=2)
     parser.add_argument("--pretrain-steps", type=int, default=3)
+    parser.add_argument("--pretrain-dives", type=int, default=24)
+    parser.add_argument("--pretrain-clips", type=int, default=4, help="clips per pretraining step (the preset: 16)")
     parser.add_argument("--cpu-threads", type=int, default=2)
+    parser.add_argument("--eval-batch", type=int, default=8)
+    parser.add_argument("--device", default="cpu", help="cuda: the same check on a GPU, sized by the options above")
     args = parser.parse_args(argv)
-    cut_pretraining(args.pretrain_steps, dives=24, clips=4)
+    cut_pretraining(args.pretrain_steps, dives=args.pretrain_dives, clips=args.pretrain_clips)
     import learning_proof
 
     return learning_proof.main(proof_argv(args))

@@ -354,6 +354,9 @@ def build_offline_model(
                                         clips_per_step=spec.vision_pretrain_clips, train_dives=spec.vision_pretrain_dives,
                                         seed=VisionPretrainConfig.seed + seed)
         model.to(device)
+        from hieroaction.model.vision_attention import batch_vision_windows
+
+        batch_vision_windows(model)  # one attention call per layer, not one per frame window: the GPU step's bound
         pretraining = {"settings": asdict(settings), "result": pretrain_vision(model, processor, settings).to_dict(),
                        "device": device}
         model.to("cpu")

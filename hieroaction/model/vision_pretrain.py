@@ -65,6 +65,7 @@ class PretrainResult:
     heldout_position_majority: float
     start_accuracy: float  # the random tower, before training
     heldout_angle_error_deg: float = float("nan")  # in-flight frames: mean error of the rotation angle read back
+    wall_seconds: float = float("nan")  # the training steps' wall time (on a GPU, cpu_seconds says little)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -197,7 +198,7 @@ def pretrain_vision(model, processor, config: VisionPretrainConfig | None = None
         return heldout_outputs()[0]
 
     start_accuracy = float(heldout_hits().mean())
-    cpu = time.process_time()
+    cpu, wall = time.process_time(), time.perf_counter()
     visual.train()
     losses = []
     for _ in tqdm(range(config.steps), desc="vision pretraining", disable=not progress):
@@ -212,7 +213,7 @@ def pretrain_vision(model, processor, config: VisionPretrainConfig | None = None
         optimizer.step()
         schedule.step()
         losses.append(loss.item())
-    cpu_seconds = time.process_time() - cpu
+    cpu_seconds, wall_seconds = time.process_time() - cpu, time.perf_counter() - wall
     counts = np.bincount(truth, minlength=len(BODY_STATES))
     flight_counts = np.bincount(truth[in_flight], minlength=len(BODY_STATES))
     hits, angle_error = heldout_outputs()
@@ -227,6 +228,7 @@ def pretrain_vision(model, processor, config: VisionPretrainConfig | None = None
         heldout_position_majority=round(float(flight_counts.max() / max(flight_counts.sum(), 1)), 4),
         start_accuracy=round(start_accuracy, 4),
         heldout_angle_error_deg=round(float(angle_error[in_flight].mean()), 1),
+        wall_seconds=round(wall_seconds, 1),
     )
     model.zero_grad(set_to_none=True)
     log.info("vision pretraining: %s", result)
