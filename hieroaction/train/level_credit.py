@@ -34,8 +34,10 @@ def token_pieces(tokenizer, ids: Sequence[int]) -> list[str]:
 
 
 def completion_classes(tokenizer, completion_ids: torch.Tensor, completion_mask: torch.Tensor) -> torch.Tensor:
-    """``(B, T)`` credit-class indices of the completion tokens (padding gets class 0; its loss is masked anyway)."""
-    classes = torch.zeros_like(completion_ids, dtype=torch.long)
+    """``(B, T)`` credit-class indices of the completion tokens (padding gets class 0; its loss is masked anyway), on
+    the CPU whatever the ids' device: they are built from the decoded pieces there, and :func:`token_advantages` moves
+    them to the advantages' device."""
+    classes = torch.zeros(tuple(completion_ids.shape), dtype=torch.long)
     for row, (ids, mask) in enumerate(zip(completion_ids.tolist(), completion_mask.tolist(), strict=True)):
         length = int(sum(mask))
         if length:

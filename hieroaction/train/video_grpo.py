@@ -410,7 +410,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         if self.credit != "level":
             return advantages[:, 0]
         classes = completion_classes(self._tokenizer, output["completion_ids"], output["completion_mask"])
-        real = output["completion_mask"].bool().cpu()
+        real = output["completion_mask"].bool().to(classes.device)  # the ids may be on a GPU, the classes are not
         for index, name in enumerate(CREDIT_CLASSES):  # the share of the answer tokens each level credits
             share = (classes == index).logical_and(real).sum().item() / max(int(real.sum().item()), 1)
             self._metrics[self._mode()][f"credit/{name}_tokens"].append(share)

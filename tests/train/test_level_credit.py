@@ -9,7 +9,12 @@ import torch
 pytest.importorskip("trl")
 
 from hieroaction.rewards.credit import CREDIT_CLASSES  # noqa: E402
-from hieroaction.train.level_credit import class_advantages, token_advantages, token_pieces  # noqa: E402
+from hieroaction.train.level_credit import (  # noqa: E402
+    class_advantages,
+    completion_classes,
+    token_advantages,
+    token_pieces,
+)
 
 
 def test_class_advantages_are_baselined_per_clip_and_scaled_as_trl_scales_rewards():
@@ -72,6 +77,21 @@ def test_token_pieces_add_up_to_the_completion_for_the_real_tokenizer_and_for_sp
     byte_ids = list(text.encode("utf-8"))
     pieces = token_pieces(ByteTokenizer(), byte_ids)
     assert len(pieces) == len(byte_ids) and "".join(pieces) == text  # the quadratic fallback took over
+
+
+def test_completion_classes_are_built_on_the_cpu_and_padding_takes_class_zero(tiny_checkpoint):
+    """The classes come from decoded pieces on the CPU whatever the ids' device (on a GPU, the trainer once compared
+    them with a mask on another device); token_advantages moves them to the advantages' device."""
+    from transformers import AutoProcessor
+
+    tokenizer = AutoProcessor.from_pretrained(tiny_checkpoint).tokenizer
+    ids = tokenizer("<score>57.00</score>", add_special_tokens=False)["input_ids"]
+    completion_ids = torch.tensor([ids + [0, 0], ids[:2] + [0] * (len(ids))])
+    mask = torch.tensor([[1] * len(ids) + [0, 0], [1, 1] + [0] * len(ids)])
+    classes = completion_classes(tokenizer, completion_ids, mask)
+    assert classes.device.type == "cpu" and classes.dtype == torch.long and classes.shape == completion_ids.shape
+    assert classes[0, len(ids):].eq(0).all() and classes[1, 2:].eq(0).all()
+    assert classes[0, : len(ids)].eq(CREDIT_CLASSES.index("score")).any()
 
 
 def _credit_trainer(model_dir, tmp_path, sample, score_range, **trainer_settings):
