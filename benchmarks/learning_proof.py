@@ -134,8 +134,9 @@ def check_device(device: str) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def prepare(samples, folder: Path, plan: Plan, render_seed: int):
-    """Render ``samples`` at the frame size and extract the sampled frames; returns (samples, table, settings)."""
+def prepare(samples, folder: Path, plan: Plan, render_seed: int, shared_by: int | None = None):
+    """Render ``samples`` at the frame size and extract the sampled frames; returns (samples, table, settings).
+    ``shared_by``: how many preparations run at once and share the cores (default: the seeds run at once)."""
     from hieroaction.datasets.sample import write_jsonl
     from hieroaction.synth import render_dataset
     from hieroaction.train.config import FramesConfig
@@ -144,7 +145,7 @@ def prepare(samples, folder: Path, plan: Plan, render_seed: int):
 
     settings = frame_settings(FramesConfig(**plan.frames))
     media = folder / "media"
-    workers = max(2, min(8, (os.cpu_count() or 2) // max(plan.parallel, 1)))  # the seeds prepare at once
+    workers = max(2, min(16, (os.cpu_count() or 2) // max(shared_by or plan.parallel, 1)))
     rendered = render_dataset(samples, media, layout="frames", seed=render_seed, workers=workers, size=settings.size,
                               progress=False)
     result = extract_frames(rendered, media, folder / "frames", settings, workers=workers, progress=False)
@@ -563,7 +564,7 @@ def run(plan: Plan, work: Path) -> dict[str, Any]:
     use_device_threads(plan)
     work.mkdir(parents=True, exist_ok=True)
     log.info("plan: %s", plan)
-    _, test_time = timed(prepare, test_samples(plan.n_test), work / "test", plan, TEST_DRAW_SEED)
+    _, test_time = timed(prepare, test_samples(plan.n_test), work / "test", plan, TEST_DRAW_SEED, shared_by=1)
     model_dir, build_time = timed(build_offline_model, plan.preset, work / f"model_{plan.preset}", device=plan.device)
     preset_info = json.loads((model_dir / PRESET_INFO_FILE).read_text())
     per_seed = map_jobs(_run_seed_in_worker, [(plan, work, model_dir, seed) for seed in plan.seeds], plan.parallel)

@@ -148,6 +148,39 @@ def measure(model, processor, inputs, tokens: int, repeats: int, device) -> dict
     }
 
 
+def decode_ops(model, processor, inputs, extra: int = 8) -> dict[str, float]:
+    """Operations (``aten::`` calls, counted by torch.profiler) per decode step of each path: the difference between
+    answers of ``4 + extra`` and 4 tokens, over ``extra``. Why: on a GPU a small model's decode step costs about its
+    number of operations times the host's time per operation (the kernels themselves take microseconds), so this CPU
+    count predicts which path is faster there and by how much."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from hieroaction.model.fast_generation import DecodeSettings, generate_from_shared_prompts
+
+    def count(run) -> int:
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            run()
+        return sum(e.count for e in prof.key_averages() if e.key.startswith("aten::"))
+
+    result = {}
+    for path in ("plain", "fast"):
+        counts = []
+        for tokens in (4, 4 + extra):
+            config = generation_config(model, processor, tokens)
+            if path == "plain":
+                def run(config=config):
+                    with torch.no_grad():
+                        model.generate(**inputs, generation_config=config)
+            else:
+                def run(config=config):
+                    generate_from_shared_prompts(model, inputs, DecodeSettings.for_model(model, config))
+            run()  # warm-up
+            counts.append(count(run))
+        result[path] = round((counts[1] - counts[0]) / extra, 1)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="small", choices=("tiny", "small", "medium"))
@@ -179,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, clips, answers, tokens in CASES:
         inputs = case_inputs(processor, clips, answers, args.frames, args.size, device)
         cases[name] = measure(model, processor, inputs, args.new_tokens or tokens, args.repeats, device)
+        cases[name]["ops_per_decode_step"] = decode_ops(model, processor, inputs)
     card = (torch.cuda.get_device_name(device) if device.type == "cuda"
             else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads)")
     report = {
@@ -198,12 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"model: {source} ({report['model']['parameters'] / 1e6:.1f}M parameters, {model.dtype}), device: {card}")
     print("| case | prompt tokens | plain generate s | fast s | plain tok/s | fast tok/s | x plain (median, rounds) "
-          "| same tokens |")
-    print("|---|---:|---:|---:|---:|---:|---|:---:|")
+          "| same tokens | ops/step plain | ops/step fast |")
+    print("|---|---:|---:|---:|---:|---:|---|:---:|---:|---:|")
     for name, r in cases.items():
         rounds = ", ".join(f"{x['ratio']:.2f}" for x in r["rounds"])
         print(f"| {name} | {r['prompt_tokens']} | {r['plain_s']:.2f} | {r['fast_s']:.2f} | {r['plain_tokens_per_s']:.0f} "
-              f"| {r['fast_tokens_per_s']:.0f} | {r['ratio_median']:.2f} ({rounds}) | {'yes' if r['same_tokens'] else 'no'} |")
+              f"| {r['fast_tokens_per_s']:.0f} | {r['ratio_median']:.2f} ({rounds}) | {'yes' if r['same_tokens'] else 'no'} "
+              f"| {r['ops_per_decode_step']['plain']:.0f} | {r['ops_per_decode_step']['fast']:.0f} |")
     print(f"wrote {out} ({report['wall_s']} s)")
     return 0
 

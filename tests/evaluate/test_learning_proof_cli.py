@@ -74,9 +74,9 @@ def test_the_medium_dry_run_runs_the_gpu_proofs_preset_and_configs_with_a_cut_pr
                                vision_pretrain_clips=full.vision_pretrain_clips) == full
     proof = load_script("learning_proof")
     args = proof.build_parser().parse_args(dry.proof_argv(dry.argparse.Namespace(
-        train=24, test=8, sft_steps=3, hpl_steps=2, cpu_threads=2, work="w")))
+        train=24, test=8, sft_steps=3, hpl_steps=2, cpu_threads=2, work="w", device="cpu", eval_batch=8)))
     plan = proof.plan_from_args(args)
-    assert plan.preset == "medium" and plan.device == "cpu"
+    assert plan.preset == "medium" and plan.device == "cpu" and plan.eval_batch == 8
     assert plan.sft_config.name == "sft_medium.yaml" and plan.hpl_config.name == "hpl_medium.yaml"
     assert plan.frames == {"sampler": "uniform", "count": 32, "size": 112}
 

@@ -23,4 +23,6 @@ def test_smoke_run_times_both_paths_and_checks_they_sampled_the_same_tokens(tmp_
     for case in report["cases"].values():
         assert case["new_tokens"] == 6 and case["plain_s"] > 0 and case["fast_s"] > 0
         assert case["same_tokens"] is True and len(case["rounds"]) == 1
+        ops = case["ops_per_decode_step"]  # each step runs every layer: dozens of operations at least
+        assert set(ops) == {"plain", "fast"} and ops["plain"] > 20 and ops["fast"] > 20
     assert "| 1 clip x 8 answers" in capsys.readouterr().out
