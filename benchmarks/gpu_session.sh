@@ -11,14 +11,14 @@
 # during HPL, its SFT part (report_sft.json, answers_sft.json).
 # Knobs (environment): OUT (default benchmarks/results/gpu_session), BUDGET_S (seconds the proof may run, default 540),
 # PYTHON (default python3), PROOF_ARGS (default: the medium proof, both seeds at once, sized by the H200 figures in
-# benchmarks/GPU.md to end within one 10-minute call: SFT cut to 500 steps, HPL to 2, which time HPL's step on the
+# benchmarks/GPU.md to end within one 10-minute call: SFT cut to 400 steps, HPL to 2, which time HPL's step on the
 # GPU but are no HPL test; "--quick" checks the script on a CPU).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-benchmarks/results/gpu_session}
 BUDGET_S=${BUDGET_S:-540}
 PYTHON=${PYTHON:-python3}
-PROOF_ARGS=${PROOF_ARGS:---preset medium --device cuda --eval-batch 512 --parallel 2 --cpu-threads 4 --sft-steps 500 --hpl-steps 2}
+PROOF_ARGS=${PROOF_ARGS:---preset medium --device cuda --eval-batch 512 --parallel 2 --cpu-threads 4 --sft-steps 400 --hpl-steps 2}
 WORK=${WORK:-/tmp/hieroaction_proof}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
