@@ -356,9 +356,11 @@ def build_offline_model(
                                         clips_per_step=spec.vision_pretrain_clips, train_dives=spec.vision_pretrain_dives,
                                         seed=VisionPretrainConfig.seed + seed)
         model.to(device)
-        from hieroaction.model.vision_attention import batch_vision_windows
+        if device != "cpu":  # on a GPU the per-window calls bound the step (benchmarks/GPU.md); on the CPU the
+            # stock path stays, so that CPU builds are the ones benchmarks/LEARNING.md measured
+            from hieroaction.model.vision_attention import batch_vision_windows
 
-        batch_vision_windows(model)  # one attention call per layer, not one per frame window: the GPU step's bound
+            batch_vision_windows(model)  # one attention call per layer, not one per frame window
         pretraining = {"settings": asdict(settings), "result": pretrain_vision(model, processor, settings).to_dict(),
                        "device": device}
         model.to("cpu")
