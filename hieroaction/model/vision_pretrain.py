@@ -24,7 +24,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
+from multiprocessing import current_process, get_context
 
 import numpy as np
 
@@ -93,6 +93,8 @@ def render_clips(dives: int, config: VisionPretrainConfig, seed: int) -> tuple[n
 
     samples = draw_samples(dives, seed=seed, split="pretrain")
     workers = min(config.workers or min(os.cpu_count() or 1, 16), max(1, len(samples) // 16))
+    if current_process().daemon:  # a daemonic process (a multiprocessing.Pool worker) may not start children
+        workers = 1
     chunks = [samples[i::workers] for i in range(workers)]
     if workers > 1:  # spawned: the parent may already hold a CUDA context, which a forked child must not inherit
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
