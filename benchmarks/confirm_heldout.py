@@ -104,14 +104,12 @@ def confirmation_report(seed: int, train_codes: list[str], test, systems: dict[s
 
 def confirm_seed(job: tuple[proof.Plan, Path, Path, int, dict[str, dict[int, Path]]]) -> dict[str, Any]:
     plan, work, fresh, seed, also = job
-    import torch
 
     from hieroaction.datasets import read_jsonl
     from hieroaction.train.entry import setup_logging
 
     setup_logging()
-    if plan.cpu_threads:
-        torch.set_num_threads(plan.cpu_threads)
+    proof.use_device_threads(plan)
     folder, models = finished_models(work, seed)
     train, _, settings, reward = proof.scoring_inputs(plan, work, folder)
     test = read_jsonl(fresh / "samples.jsonl")

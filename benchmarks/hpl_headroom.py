@@ -46,13 +46,11 @@ def parse_system(text: str) -> tuple[str, Path]:
 def answer_system(job: tuple[proof.Plan, Path, Path, str, Path, int, dict[str, Any]]) -> dict[str, Any]:
     """One system's greedy answers and ``samples`` sampled answers per held-out dive (runs in its own process)."""
     plan, work, folder, name, model_dir, samples, sampling = job
-    import torch
 
     from hieroaction.train.entry import setup_logging
 
     setup_logging()
-    if plan.cpu_threads:
-        torch.set_num_threads(plan.cpu_threads)
+    proof.use_device_threads(plan)
     train, test, settings, reward_config = proof.scoring_inputs(plan, work, folder)
     answered = proof.answers(model_dir, test, train, work / "test", settings, reward_config, plan, sampling, samples)
     return {"name": name, "model": str(model_dir), "answers": answered}

@@ -63,7 +63,6 @@ def parse_variant(text: str) -> Variant:
 def run_variant(job: tuple[proof.Plan, Path, Path, int, Variant, Path]) -> dict[str, Any]:
     """Train one variant from the seed's SFT model and answer the held-out dives (runs in its own process)."""
     plan, work, folder, seed, variant, out_root = job
-    import torch
 
     from hieroaction.train.config import HPLRunConfig, SFTRunConfig, load_config
     from hieroaction.train.entry import setup_logging
@@ -71,8 +70,7 @@ def run_variant(job: tuple[proof.Plan, Path, Path, int, Variant, Path]) -> dict[
     from hieroaction.train.sft import run_sft
 
     setup_logging()
-    if plan.cpu_threads:
-        torch.set_num_threads(plan.cpu_threads)
+    proof.use_device_threads(plan)
     out = out_root / variant.name
     overrides = proof.overrides(plan, folder, folder / "samples.jsonl", out, plan.hpl_steps,
                                 folder / "sft" / "final", seed) + variant.overrides

@@ -391,7 +391,7 @@ def run_seed(plan: Plan, work: Path, model_dir: Path, seed: int) -> dict[str, An
     sft_report = {"seed": seed, "times": {"data": data_time, "sft": sft_time,
                                           "answers_sft": systems["sft"]["generation"]},
                   "majority": majority_rates([s.action_code for s in train], test),
-                  "sft": system_report(systems["sft"], plan.n_boot)}
+                  "sft": system_report(systems["sft"], plan.n_boot)}  # seed_report reuses both
     (folder / "report_sft.json").write_text(strict_json(sft_report, indent=1))
     log.info("seed %d: SFT answered %s", seed, systems["sft"]["generation"])
     hpl_final, hpl_time = timed(run_hpl, hpl_config)
@@ -404,17 +404,17 @@ def run_seed(plan: Plan, work: Path, model_dir: Path, seed: int) -> dict[str, An
     times = {"data": data_time, "sft": sft_time, "hpl": hpl_time,
              **{f"answers_{k}": v["generation"] for k, v in systems.items()}}
     (folder / "answers.json").write_text(strict_json(systems))
-    report = seed_report(seed, times, [s.action_code for s in train], test, systems,
-                         hpl_state.get("reward_means"), plan)
+    report = seed_report(seed, times, sft_report, systems, hpl_state.get("reward_means"), plan)
     (folder / "report.json").write_text(strict_json(report, indent=1))
     return report
 
 
-def seed_report(seed: int, times: dict[str, Any], train_codes: list[str], test, systems: dict[str, Any],
+def seed_report(seed: int, times: dict[str, Any], sft_report: dict[str, Any], systems: dict[str, Any],
                 hpl_training_rewards: dict[str, float] | None, plan: Plan) -> dict[str, Any]:
-    """One seed's part of learning.json: every system's metrics with intervals, HPL - SFT, the targets."""
-    report = {"seed": seed, "times": times, "majority": majority_rates(train_codes, test),
-              **{name: system_report(data, plan.n_boot) for name, data in systems.items()},
+    """One seed's part of learning.json: every system's metrics with intervals, HPL - SFT, the targets. The majority
+    rates and SFT's metrics come from ``sft_report`` (``report_sft.json``, written before HPL), not computed again."""
+    report = {"seed": seed, "times": times, "majority": sft_report["majority"], "sft": sft_report["sft"],
+              **{name: system_report(data, plan.n_boot) for name, data in systems.items() if name != "sft"},
               "hpl_minus_sft": paired_report(systems["sft"], systems["hpl"], plan.n_boot),
               "hpl_training_rewards": hpl_training_rewards,
               "example_hpl_answer": systems["hpl"]["records"][0]["completion"]}
