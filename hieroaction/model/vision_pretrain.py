@@ -95,17 +95,16 @@ def render_clips(dives: int, config: VisionPretrainConfig, seed: int) -> tuple[n
     workers = min(config.workers or min(os.cpu_count() or 1, 16), max(1, len(samples) // 16))
     if current_process().daemon:  # a daemonic process (a multiprocessing.Pool worker) may not start children
         workers = 1
-    chunks = [samples[i::workers] for i in range(workers)]
-    if workers > 1:  # spawned: the parent may already hold a CUDA context, which a forked child must not inherit
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            parts = list(pool.map(_render_chunk, chunks, [config.frames] * workers, [config.size] * workers,
-                                  [seed] * workers))
+    size = max(1, -(-len(samples) // workers))
+    chunks = [samples[i : i + size] for i in range(0, len(samples), size)]  # consecutive: concatenated in draw order
+    if len(chunks) > 1:  # spawned: the parent may already hold a CUDA context, which a forked child must not inherit
+        with ProcessPoolExecutor(len(chunks), mp_context=get_context("spawn")) as pool:
+            parts = list(pool.map(_render_chunk, chunks, [config.frames] * len(chunks), [config.size] * len(chunks),
+                                  [seed] * len(chunks)))
     else:
         parts = [_render_chunk(samples, config.frames, config.size, seed)]
-    order = [i for chunk in range(workers) for i in range(chunk, len(samples), workers)]
     clips, states, orientation = (np.concatenate([part[k] for part in parts]) for k in range(3))
-    back = np.argsort(order)  # the chunks were interleaved: restore the draw order
-    return clips[back], states[back], orientation[back]
+    return clips, states, orientation
 
 
 def _render_chunk(samples, frames: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
