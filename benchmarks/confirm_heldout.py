@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--parallel", type=int, default=1, help="seeds answered at once (processes)")
     parser.add_argument("--cpu-threads", dest="cpu_threads", type=int, default=1)
     parser.add_argument("--eval-batch", dest="eval_batch", type=int, default=8)
-    parser.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=320)
+    parser.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=384)
     parser.add_argument("--n-boot", dest="n_boot", type=int, default=1000)
     parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "learning_confirm.json"),
                         help="or - for none")

@@ -69,6 +69,7 @@ class Plan:
     eval_batch: int = 8
     sampled: int = 0  # sampled answers per held-out dive and system, besides the greedy one (HPL's objective)
     overrides: dict[str, list[str]] = field(default_factory=dict)  # "sft"/"hpl": KEY=VALUE after the configs
+    quick: bool = False  # the plumbing run: answers cut off at a few tokens on purpose
 
 
 def stage_config(preset: str, stage: str) -> Path:
@@ -99,7 +100,8 @@ def plan_from_args(args) -> Plan:
     if args.quick:
         return Plan(preset, args.device, args.seeds or [0, 1], 16, 8, 4, 2,
                     {"sampler": "uniform", "count": 4, "size": 56}, 24, sft_config, hpl_config, n_boot=100,
-                    parallel=args.parallel, cpu_threads=args.cpu_threads, sampled=args.sampled, overrides=stage_sets)
+                    parallel=args.parallel, cpu_threads=args.cpu_threads, sampled=args.sampled, overrides=stage_sets,
+                    quick=True)
     sft_steps = args.sft_steps or sft.train.max_steps
     hpl_steps = args.hpl_steps or hpl.train.max_steps
     return Plan(preset, args.device, args.seeds or [0, 1], args.train, args.test, sft_steps, hpl_steps,
@@ -216,7 +218,7 @@ def add_reader_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--parallel", type=int, default=1, help=f"{what} at once (processes)")
     parser.add_argument("--cpu-threads", dest="cpu_threads", type=int, default=1)
     parser.add_argument("--eval-batch", dest="eval_batch", type=int, default=8)
-    parser.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=320)
+    parser.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=384)
     parser.add_argument("--n-boot", dest="n_boot", type=int, default=1000)
 
 
@@ -575,15 +577,41 @@ def run(plan: Plan, work: Path) -> dict[str, Any]:
     _, test_time = timed(prepare, test_samples(plan.n_test), work / "test", plan, TEST_DRAW_SEED, shared_by=1)
     model_dir, build_time = timed(build_offline_model, plan.preset, work / f"model_{plan.preset}", device=plan.device)
     preset_info = json.loads((model_dir / PRESET_INFO_FILE).read_text())
+    budgets = check_answer_budgets(plan, work, model_dir)
     per_seed = map_jobs(_run_seed_in_worker, [(plan, work, model_dir, seed) for seed in plan.seeds], plan.parallel)
     return {
         "plan": plan_record(plan),
         "machine": machine(plan),
         "times": {"test_data": test_time, "model_build": build_time},
         "preset": {k: preset_info.get(k) for k in ("preset", "parameters", "spec", "vision_pretraining")},
+        "longest_target_tokens": budgets,
         "seeds": per_seed,
         "all_targets_met": all(all(s["targets"].values()) for s in per_seed),
     }
+
+
+def check_answer_budgets(plan: Plan, work: Path, model_dir: Path) -> dict[str, int]:
+    """Before any training: the answering limit leaves room for every held-out dive's complete target answer, and
+    HPL's completion limit for every training dive's (a cut-off answer is scored as broken). The quick plumbing run
+    answers in a few tokens on purpose, so only HPL's limit is checked there. Returns the longest targets' tokens."""
+    from transformers import AutoTokenizer
+
+    from hieroaction.datasets import read_jsonl
+    from hieroaction.train.answer_budget import check_generation_limit
+    from hieroaction.train.config import ConfigError, HPLRunConfig, load_config
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    hpl = load_config(plan.hpl_config, HPLRunConfig, plan.overrides.get("hpl", [])).hpl
+    train = [s for seed in plan.seeds for s in train_samples(plan.n_train, seed)]
+    try:
+        longest = {"train": check_generation_limit(train, tokenizer, hpl.max_completion_length,
+                                                   "HPL's max_completion_length (--hpl-set hpl.max_completion_length)")}
+        limit = 10**9 if plan.quick else plan.max_new_tokens
+        longest["test"] = check_generation_limit(read_jsonl(work / "test" / "samples.jsonl"), tokenizer, limit,
+                                                 "--max-new-tokens")
+    except ConfigError as exc:
+        raise SystemExit(str(exc)) from None
+    return {split: t.tokens for split, t in longest.items() if t is not None}
 
 
 def plan_record(plan: Plan) -> dict[str, Any]:
@@ -701,7 +729,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test", type=int, default=512, help="held-out dives (512: a paired interval about 0.02 wide)")
     parser.add_argument("--sft-steps", dest="sft_steps", type=int, default=None, help="SFT steps (default: config)")
     parser.add_argument("--hpl-steps", dest="hpl_steps", type=int, default=None, help="HPL steps (default: config)")
-    parser.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=320)
+    parser.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=384)
     parser.add_argument("--eval-batch", dest="eval_batch", type=int, default=8)
     parser.add_argument("--sampled", type=int, default=0,
                         help="also answer every held-out dive this many times sampled as HPL's rollouts sample: HPL's "

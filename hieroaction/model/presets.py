@@ -317,6 +317,8 @@ def build_offline_model(
     import torch
     from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
 
+    from hieroaction.reasoning import GRAMMAR_VERSION
+
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     spec = PRESETS[preset]
@@ -327,7 +329,9 @@ def build_offline_model(
         raise FileExistsError(errno.EEXIST, "exists and is not an empty folder or a preset build (--overwrite)", str(out))
     if info_path.exists() and not overwrite:
         info = json.loads(info_path.read_text())
-        if info.get("spec") == json.loads(json.dumps(asdict(spec))) and info.get("seed") == seed and corpus is None:
+        current = (info.get("spec") == json.loads(json.dumps(asdict(spec))) and info.get("seed") == seed
+                   and info.get("grammar") == GRAMMAR_VERSION)  # the tokenizer is trained on the grammar's text
+        if current and corpus is None:
             log.info("preset %s already built at %s", preset, out)
             return out
     out.mkdir(parents=True, exist_ok=True)
@@ -373,6 +377,7 @@ def build_offline_model(
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocab_size": len(tokenizer),
         "corpus_texts": len(texts),
+        "grammar": GRAMMAR_VERSION,
         "vision_pretraining": pretraining,
     }
     info_path.write_text(json.dumps(info, indent=2))

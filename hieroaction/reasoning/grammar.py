@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-GRAMMAR_VERSION = "1.0"
+GRAMMAR_VERSION = "2.0"
 
 # Sections, in the order they must appear. Each appears exactly once; nothing but whitespace between them.
 SECTIONS = ("think", "action", "steps", "score")
@@ -78,9 +78,24 @@ def format_action(code: str, name: str, difficulty: float | None) -> str:
     return f"{clean_field(code)} | {clean_field(name)} | DD {dd}"
 
 
+# Frame numbers are written with at least this many digits, zero-padded (``frames 007-052``).
+FRAME_DIGITS = 3
+
+
+def format_frame(frame: int) -> str:
+    """``7`` -> ``007``: a frame number in the grammar's fixed width.
+
+    Why fixed width: a model writing numbers digit by digit must otherwise also decide how many digits a number has,
+    and small models stopped after two digits of a three-digit frame (``frames 46-10`` for 46-104), which made spans
+    end before they start (benchmarks/LEARNING.md, "SFT's format validity"). Clips of 1000 frames or more simply
+    write more digits; the parser reads any width."""
+    return f"{int(frame):0{FRAME_DIGITS}d}"
+
+
 def format_step(index: int, step: AssessedStep) -> str:
-    """``1. Back | frames 0-21 | judgement`` (1-based numbering, ASCII hyphen in the span)."""
-    return f"{index}. {clean_field(step.name)} | frames {step.first}-{step.last} | {clean_field(step.judgement)}"
+    """``1. Back | frames 000-021 | judgement`` (1-based numbering, ASCII hyphen in the span)."""
+    return (f"{index}. {clean_field(step.name)} | frames {format_frame(step.first)}-{format_frame(step.last)} | "
+            f"{clean_field(step.judgement)}")
 
 
 def format_score(score: float) -> str:

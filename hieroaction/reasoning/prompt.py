@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from hieroaction.reasoning.grammar import GRAMMAR_VERSION
+from hieroaction.reasoning.grammar import GRAMMAR_VERSION, format_frame
 
 if TYPE_CHECKING:
     from hieroaction.datasets.sample import Sample
@@ -31,18 +31,18 @@ Answer with exactly these four sections, in this order, and nothing outside them
 (one numbered line per sub-action, in temporal order; empty when sub-actions are not assessed)
 </steps>
 <score>final score with 2 decimals</score>
-Frame numbers are 0-based and inclusive, counted within the clip."""
+Frame numbers are 0-based and inclusive, counted within the clip, written with at least 3 digits (007)."""
 
 
 def user_text(num_frames: int, *, assess_steps: bool = True, frame_indices: Sequence[int] | None = None) -> str:
     n = int(num_frames)
-    text = f"This diving clip has {n} frames, numbered 0 to {n - 1}. Recognise the dive, "
+    text = f"This diving clip has {n} frames, numbered {format_frame(0)} to {format_frame(n - 1)}. Recognise the dive, "
     if assess_steps:
         text += "locate and judge each sub-action, then give the final score."
     else:
         text += "then give the final score. Sub-actions are not assessed for this clip: leave <steps> empty."
     if frame_indices is not None:
-        text += " The video shows clip frames " + ", ".join(str(int(i)) for i in frame_indices) + "."
+        text += " The video shows clip frames " + ", ".join(format_frame(i) for i in frame_indices) + "."
     return text
 
 

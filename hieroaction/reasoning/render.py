@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from hieroaction.datasets.dive_codes import DiveCode, DiveCodeError, parse_code
 from hieroaction.datasets.sample import Sample, Step
 from hieroaction.reasoning.commentary import execution_phrase, step_judgement
-from hieroaction.reasoning.grammar import UNKNOWN_DD, AssessedStep, Assessment, clean_field, format_answer
+from hieroaction.reasoning.grammar import (
+    UNKNOWN_DD,
+    AssessedStep,
+    Assessment,
+    clean_field,
+    format_answer,
+    format_frame,
+)
 
 # Tolerance when checking that the final score follows the judges' awards by the FINA rule (scores have 2 decimals).
 _RULE_TOLERANCE = 0.006
@@ -84,7 +91,7 @@ _CLIP, _SUB_ACTIONS, _ACTION, _AWARDS, _SCORE = (prefix for prefix, _ in REASONI
 
 
 def _reasoning(sample: Sample, dive: DiveCode | None, steps: Sequence[AssessedStep]) -> str:
-    lines = [f"{_CLIP}{sample.num_frames} frames (0-{sample.num_frames - 1})."]
+    lines = [f"{_CLIP}{sample.num_frames} frames ({format_frame(0)}-{format_frame(sample.num_frames - 1)})."]
     if steps:
         lines.append(f"{_SUB_ACTIONS}in order: " + ", ".join(s.name for s in steps) + ".")
     else:
@@ -92,10 +99,18 @@ def _reasoning(sample: Sample, dive: DiveCode | None, steps: Sequence[AssessedSt
     dd = UNKNOWN_DD if sample.difficulty is None else f"{float(sample.difficulty):.1f}"
     lines.append(f"{_ACTION}{canonical_code(sample.action_code)}: {action_name(sample)}, DD {dd}.")
     if sample.judge_scores:
-        awards = ", ".join(f"{float(s):g}" for s in sample.judge_scores)
-        lines.append(f"{_AWARDS}{awards}: {execution_phrase(sample.judge_scores)}.")
+        lines.append(f"{_AWARDS}{awards_text(sample.judge_scores)}: {execution_phrase(sample.judge_scores)}.")
     lines.append(_score_line(sample))
     return "\n".join(lines)
+
+
+def awards_text(awards: Sequence[float]) -> str:
+    """``J1 7.5, J2 7.5, J3 7, ...``: each award behind its judge's number.
+
+    Why numbered: seven awards are often the same value, and a bare list of them (``7.5, 7.5, 7.5, ...``) is where
+    small models lose count and repeat the value until the answer breaks down; the numbers tell the model which award
+    it is writing and when the list ends (benchmarks/LEARNING.md, "SFT's format validity")."""
+    return ", ".join(f"J{judge} {float(award):g}" for judge, award in enumerate(awards, start=1))
 
 
 def _score_line(sample: Sample) -> str:

@@ -133,7 +133,8 @@ class SFTRunConfig:
 class HPLSettings:
     """The ``hpl:`` section: GRPO sampling/optimisation settings and the reward configuration.
 
-    Every field but ``rewards``, ``fast_generation``, ``credit``, ``baseline`` and ``sft_weight`` is a trl ``GRPOConfig`` field of the same name and
+    Every field but ``rewards``, ``fast_generation``, ``credit``, ``baseline``, ``sft_weight`` and
+    ``allow_cut_answers`` is a trl ``GRPOConfig`` field of the same name and
     passes to it by name; anything else trl accepts goes through ``train.extra``. ``rewards`` is a
     :class:`hieroaction.rewards.RewardConfig` mapping. ``fast_generation`` generates the rollouts with
     :mod:`hieroaction.model.fast_generation` (each clip's prompt prefilled once, a lean decode loop; the same tokens as
@@ -142,7 +143,10 @@ class HPLSettings:
     :mod:`hieroaction.rewards.credit`). ``baseline``: what each sampled answer's reward is compared with, ``group``
     (the mean of the clip's answers, trl's) or ``greedy`` (the clip's greedy answer, decoded too; needs
     ``fast_generation``). ``sft_weight``: weight of the gold answers' SFT loss added to the GRPO loss
-    (0: GRPO alone; :class:`hieroaction.train.video_grpo.VideoGRPOTrainer`).
+    (0: GRPO alone; :class:`hieroaction.train.video_grpo.VideoGRPOTrainer`). ``allow_cut_answers``: run although
+    ``max_completion_length`` is shorter than some training sample's complete target answer (plumbing tests only:
+    such answers are cut off and scored as broken; :mod:`hieroaction.train.answer_budget`); otherwise refused
+    before the first step.
     """
 
     num_generations: int = 4
@@ -162,6 +166,7 @@ class HPLSettings:
     credit: str = "sequence"
     baseline: str = "group"
     sft_weight: float = 0.0
+    allow_cut_answers: bool = False
     rewards: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -183,7 +188,7 @@ class HPLSettings:
 
     def grpo_fields(self) -> dict[str, Any]:
         """The fields trl's ``GRPOConfig`` takes by the same name (unset optional ones left to trl's defaults)."""
-        own = ("rewards", "fast_generation", "credit", "baseline", "sft_weight")
+        own = ("rewards", "fast_generation", "credit", "baseline", "sft_weight", "allow_cut_answers")
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in own}
         if values["steps_per_generation"] is None:
             del values["steps_per_generation"]

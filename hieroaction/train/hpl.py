@@ -56,16 +56,21 @@ def prepare_hpl_datasets(config: HPLRunConfig) -> dict[str, Any]:
     if data.score_range is not None:  # checked as [min, max] when the config was loaded
         score_range = (float(data.score_range[0]), float(data.score_range[1]))
 
+    train_samples = []
+
     def rows_for(split: str, ready):
         nonlocal score_range
-        if split == "train" and score_range is None and ready:
-            score_range = score_range_of(ready)  # the training split's, never the eval split's
+        if split == "train":
+            train_samples.extend(ready)
+            if score_range is None and ready:
+                score_range = score_range_of(ready)  # the training split's, never the eval split's
         with_target = config.hpl.sft_weight > 0  # the gold answers of the SFT term
         return build_rows(ready, with_target=with_target, with_prompt=True, score_range=score_range,
                           settings=settings)
 
     result = split_datasets(data, rows_for)
     result["score_range"] = score_range
+    result["train_samples"] = train_samples  # for the completion-length check against their targets
     return result
 
 
@@ -112,6 +117,7 @@ def run_hpl(config: HPLRunConfig | str | Path, overrides: list[str] | tuple[str,
     reward_config = config.hpl.reward_config()
 
     from hieroaction.rewards import HierarchicalReward
+    from hieroaction.train.answer_budget import check_generation_limit, longest_target
     from hieroaction.train.data import ClipLoader
     from hieroaction.train.runner import prepare_run, train_and_save
     from hieroaction.train.video_grpo import VideoGRPOTrainer
@@ -130,6 +136,12 @@ def run_hpl(config: HPLRunConfig | str | Path, overrides: list[str] | tuple[str,
         },
     )
     processor, callback, prepared, frames = run.processor, run.callback, run.datasets, run.frames
+    if config.hpl.allow_cut_answers:
+        longest = longest_target(prepared["train_samples"], processor.tokenizer)
+    else:
+        longest = check_generation_limit(prepared["train_samples"], processor.tokenizer, args.max_completion_length,
+                                         "hpl.max_completion_length")
+    run.run_info["longest_target_tokens"] = longest.tokens if longest else None
     reward = HierarchicalReward(reward_config)
     try:
         trainer = VideoGRPOTrainer(

@@ -65,5 +65,5 @@ def test_training_evaluation_and_assess_build_byte_identical_prompts(
     assert len({json.dumps(m, sort_keys=True) for m in prompts.values()}) == 1
     text = rendered["evaluation"].decode()
     assert ("leave <steps> empty" in text) == (case == "mtl_aqa")
-    shown = ", ".join(str(int(i)) for i in SETTINGS.indices(sample.num_frames))
+    shown = ", ".join(f"{int(i):03d}" for i in SETTINGS.indices(sample.num_frames))
     assert f"shows clip frames {shown}." in text

@@ -34,7 +34,7 @@ def test_every_preset_with_training_configs_plans_the_proof():
     proof = _proof()
     for preset in ("small", "medium"):
         args = type("Args", (), dict(quick=False, preset=preset, device="cpu", seeds=None, train=600, test=256,
-                                     sft_steps=None, hpl_steps=None, max_new_tokens=320, n_boot=1000, parallel=2,
+                                     sft_steps=None, hpl_steps=None, max_new_tokens=384, n_boot=1000, parallel=2,
                                      cpu_threads=1, eval_batch=8, sampled=0))()
         plan = proof.plan_from_args(args)
         assert plan.n_test >= 256 and len(plan.seeds) >= 2 and plan.sft_steps > 0 and plan.hpl_steps > 0
@@ -91,3 +91,22 @@ def test_stage_overrides_reach_the_plan_and_a_bad_one_stops_before_any_work(tmp_
     with pytest.raises(SystemExit, match="no_such_key"):
         proof.main(["--sft-set", "train.no_such_key=1", "--work", str(tmp_path), "--json", "-"])
     assert not any(tmp_path.iterdir())
+
+
+def test_limits_that_would_cut_off_target_answers_stop_before_any_training(tmp_path, tiny_checkpoint):
+    """The answering limit must hold every held-out dive's full answer and HPL's every training dive's."""
+    from hieroaction.datasets import write_jsonl
+
+    proof = _proof()
+    (tmp_path / "test").mkdir()
+    write_jsonl(proof.test_samples(4), tmp_path / "test" / "samples.jsonl")
+    plan = proof.plan_from_args(proof.build_parser().parse_args(["--train", "4", "--test", "4"]))
+    budgets = proof.check_answer_budgets(plan, tmp_path, tiny_checkpoint)
+    assert 0 < budgets["test"] <= plan.max_new_tokens and budgets["train"] > 0
+    with pytest.raises(SystemExit, match=r"^--max-new-tokens is 40 tokens, but the target answer of synth/"):
+        proof.check_answer_budgets(dataclasses.replace(plan, max_new_tokens=40), tmp_path, tiny_checkpoint)
+    short_hpl = dataclasses.replace(plan, overrides={"hpl": ["hpl.max_completion_length=40"]})
+    with pytest.raises(SystemExit, match=r"^HPL's max_completion_length .* is 40 tokens"):
+        proof.check_answer_budgets(short_hpl, tmp_path, tiny_checkpoint)
+    quick = dataclasses.replace(plan, max_new_tokens=24, quick=True)  # the plumbing run answers in a few tokens
+    assert proof.check_answer_budgets(quick, tmp_path, tiny_checkpoint)["test"] > 24

@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,20 @@ def test_build_is_reused_and_unknown_preset_rejected(tmp_path, tiny_checkpoint):
     assert build_offline_model("tiny", tiny_checkpoint) == tiny_checkpoint
     with pytest.raises(ValueError, match="unknown preset"):
         build_offline_model("huge", tmp_path)
+
+
+def test_build_of_another_grammar_is_rebuilt(tmp_path, tiny_checkpoint):
+    """The tokenizer is trained on the grammar's text, so a build made for another grammar version is not reused."""
+    from hieroaction.reasoning import GRAMMAR_VERSION
+
+    stale = tmp_path / "tiny"
+    shutil.copytree(tiny_checkpoint, stale)
+    info_path = stale / PRESET_INFO_FILE
+    info = json.loads(info_path.read_text())
+    assert info["grammar"] == GRAMMAR_VERSION
+    info_path.write_text(json.dumps(dict(info, grammar="1.0")))
+    build_offline_model("tiny", stale)
+    assert json.loads(info_path.read_text())["grammar"] == GRAMMAR_VERSION
 
 
 def test_presets_are_consistent():

@@ -30,6 +30,7 @@ SMALL = PipelineSettings(
         "hpl": {
             "hpl.num_generations": "2",
             "hpl.max_completion_length": "16",
+            "hpl.allow_cut_answers": "true",
             "train.per_device_train_batch_size": "2",
         }
     },

@@ -46,11 +46,24 @@ def test_target_is_deterministic_and_matches_grammar():
     assert render_target(sample) == render_target(_sample())
     text = render_target(sample)
     assert "<action>5253b | back 2½ somersaults 1½ twists, pike | DD 3.4</action>" in text
-    assert "1. Back | frames 0-21 | back take-off, as announced" in text
-    assert "4. Entry | frames 71-95 | entry, dive judged good (mean award 8.2)" in text
+    assert "1. Back | frames 000-021 | back take-off, as announced" in text
+    assert "4. Entry | frames 071-095 | entry, dive judged good (mean award 8.2)" in text
     assert text.endswith("<score>81.60</score>")
     assert "Score = DD x sum of awards = 3.4 x 24.5 = 83.30." not in text  # the label breaks the rule: no formula
     assert parse_assessment(text).assessment == expected_assessment(sample)
+
+
+def test_frame_numbers_have_a_fixed_width_and_each_award_its_judge():
+    """Fixed-width frames and numbered awards: the two places where small models lost count (GRAMMAR.md, 2.0)."""
+    text = render_target(_sample())
+    assert "The clip has 96 frames (000-095)." in text
+    assert "Awards J1 8.5, J2 8, J3 8: " in text
+    long_clip = _sample(steps=(Step(2, "Back", 0, 1020), Step(36, "Entry", 1021, 1099)))
+    long_clip = Sample(**{**long_clip.__dict__, "video": VideoRef("frames", "x/1", 0, 1099)})
+    long_text = render_target(long_clip)
+    assert "frames 000-1020" in long_text and "(000-1099)" in long_text
+    assert parse_assessment(long_text).assessment == expected_assessment(long_clip)
+    assert "numbered 000 to 1099" in build_messages(1100)[1]["content"][1]["text"]
 
 
 def test_rule_is_stated_only_when_the_label_follows_it():
@@ -75,7 +88,7 @@ def test_unknown_difficulty_and_non_dive_action():
     sample = _sample(code="Knot Tying", steps=(Step(1, "Throw", 0, 10),), judges=(), dd=None, action_name="Knot tying")
     text = render_target(sample)
     assert "<action>knot_tying | Knot tying | DD n/a</action>" in text
-    assert "1. Throw | frames 0-10 | Throw phase" in text
+    assert "1. Throw | frames 000-010 | Throw phase" in text
     assert parse_assessment(text).assessment == expected_assessment(sample)
 
 
@@ -126,7 +139,7 @@ def test_build_messages_shape():
     assert messages[0]["content"] == [{"type": "text", "text": SYSTEM_PROMPT}]
     video_part, text_part = messages[1]["content"]
     assert video_part["type"] == "video" and video_part["video"] is video
-    assert text_part["type"] == "text" and "96 frames, numbered 0 to 95" in text_part["text"]
+    assert text_part["type"] == "text" and "96 frames, numbered 000 to 095" in text_part["text"]
     assert build_messages(10)[1]["content"][0] == {"type": "video"}
     assert f"v{GRAMMAR_VERSION}" in SYSTEM_PROMPT
     with pytest.raises(ValueError):
@@ -137,7 +150,7 @@ def test_prompt_says_when_steps_are_not_assessed():
     assert "leave <steps> empty" in prompt_for(_sample(steps=()))[1]["content"][1]["text"]
     assert "leave <steps> empty" not in prompt_for(_sample())[1]["content"][1]["text"]
     text = build_messages(20, frame_indices=[0, 10, 19])[1]["content"][1]["text"]
-    assert "clip frames 0, 10, 19" in text
+    assert "clip frames 000, 010, 019" in text
 
 
 def test_free_text_cannot_break_the_structure():

@@ -40,6 +40,7 @@ def _hpl_config(tmp_path, samples, model_path, frames, hpl=None, **train):
         "hpl": {
             "num_generations": 4,
             "max_completion_length": 8,
+            "allow_cut_answers": True,  # plumbing: the answers are cut off
             "rewards": {
                 "mode": "hierarchical",
                 "weights": {"format": 0.2, "action": 0.3, "steps": 0.2, "score": 0.3},
@@ -279,6 +280,26 @@ def test_a_generation_setting_the_fast_path_lacks_is_one_line_before_step_1(
     err = capsys.readouterr().err.strip().splitlines()
     assert not any("Traceback" in line for line in err)
     assert "repetition_penalty=1.1 is not supported by the fast generation path" in err[-1]
+    assert not (tmp_path / "hpl" / "checkpoint-1").exists()
+
+
+def test_a_completion_limit_that_cuts_off_target_answers_is_one_line_before_step_1(
+    tmp_path, real_samples, tiny_checkpoint, clip_writer, frames_spec, capsys
+):
+    """A clipped answer has no closing tags and earns no format or score reward: HPL would punish complete answers."""
+    from hieroaction.train.answer_budget import longest_target
+    from hieroaction.train.hpl import main
+
+    clip_writer(real_samples[:4], tmp_path / "frames")
+    config = _hpl_config(tmp_path, real_samples[:4], tiny_checkpoint, frames_spec, hpl={"allow_cut_answers": False})
+    assert main(["--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert not any("Traceback" in line for line in err)
+    from transformers import AutoTokenizer
+
+    longest = longest_target(real_samples[:4], AutoTokenizer.from_pretrained(tiny_checkpoint))
+    assert (f"hpl.max_completion_length is 8 tokens, but the target answer of {longest.sample_id} takes "
+            f"{longest.tokens}") in err[-1]
     assert not (tmp_path / "hpl" / "checkpoint-1").exists()
 
 

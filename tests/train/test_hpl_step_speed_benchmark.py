@@ -27,7 +27,7 @@ def test_smoke_run_splits_both_paths_steps_and_sees_the_same_completions(
         "data": {"train": str(tmp_path / "train.jsonl"), "frames_dir": str(tmp_path / "frames"), "frames": frames_spec,
                  "media_root": None},
         "train": {"per_device_train_batch_size": 4, "learning_rate": 1e-3},
-        "hpl": {"num_generations": 4, "max_completion_length": 8},
+        "hpl": {"num_generations": 4, "max_completion_length": 8, "allow_cut_answers": True},
     }))
     out = tmp_path / "speed.json"
     argv = ["--config", str(config), "--steps", "2", "--rounds", "1", "--workdir", str(tmp_path / "work"),

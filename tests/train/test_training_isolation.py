@@ -223,7 +223,7 @@ def test_hpl_run_replaces_the_whole_group_of_a_broken_clip(tmp_path, real_sample
                  "frames": frames_spec, "media_root": None},
         "train": {"output_dir": str(tmp_path / "hpl"), "max_steps": 2, "per_device_train_batch_size": 4,
                   "save_steps": 2, "logging_steps": 1, "disable_tqdm": True},
-        "hpl": {"num_generations": 4, "max_completion_length": 6},
+        "hpl": {"num_generations": 4, "max_completion_length": 6, "allow_cut_answers": True},
     }
     (tmp_path / "hpl.yaml").write_text(yaml.safe_dump(config))
     real_prepare = hpl.prepare_hpl_datasets
