@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hieroaction.model.artifacts import CONFIG_FILE, MARKER_FILES
+from hieroaction.model.artifacts import CONFIG_FILE, MARKER_FILES, grammar_mismatch
 
 PRESET_PREFIX = "preset:"
 
@@ -53,6 +53,9 @@ def check_checkpoint(path_or_id: str | Path, *, require_marker: bool = True) -> 
         raise CheckpointError(
             f"not a HieroAction checkpoint: {path} has no {' or '.join(MARKER_FILES)} (train it with hieroaction train)"
         )
+    mismatch = grammar_mismatch(path)
+    if mismatch:
+        raise CheckpointError(mismatch)
     return str(path)
 
 

@@ -34,7 +34,7 @@ RUN_INFO_FILE = "hieroaction_run.json"
 PRESET_INFO_FILE = "hieroaction_preset.json"
 MARKER_FILES = (RUN_INFO_FILE, PRESET_INFO_FILE)
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
-RECORDED_KEYS = ("kind", "data_version", "code_version", "global_step", "saved_at", "preset", "seed")
+RECORDED_KEYS = ("kind", "data_version", "code_version", "global_step", "saved_at", "preset", "seed", "grammar")
 
 
 def _git(*args: str) -> str:
@@ -119,3 +119,32 @@ def checkpoint_version(path: str | Path | None) -> dict:
         if isinstance(info, dict):
             version[name.removesuffix(".json")] = {k: info[k] for k in RECORDED_KEYS if k in info}
     return version
+
+
+def trained_grammar(folder: str | Path) -> str | None:
+    """The answer grammar version a checkpoint folder was trained on (its run info, else its preset info), or
+    ``None`` when it is not recorded: no readable marker file (e.g. a zero-shot base model), or a checkpoint from
+    before grammar 2.0, when versions began to be recorded."""
+    for name in MARKER_FILES:
+        info_file = Path(folder) / name
+        if not info_file.is_file():
+            continue
+        try:
+            info = json.loads(info_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(info, dict) and info.get("grammar"):
+            return str(info["grammar"])
+    return None
+
+
+def grammar_mismatch(folder: str | Path) -> str | None:
+    """One line saying that the checkpoint in ``folder`` was trained on another answer grammar than this code's, or
+    ``None``. Why refuse: it was taught other prompts and answers than the ones this code builds and parses."""
+    from hieroaction.reasoning import GRAMMAR_VERSION
+
+    grammar = trained_grammar(folder)
+    if grammar is None or grammar == GRAMMAR_VERSION:
+        return None
+    return (f"{folder} was trained on answer grammar {grammar}, but this hieroaction prompts and parses grammar "
+            f"{GRAMMAR_VERSION}: retrain it (docs/GRAMMAR.md, Changelog)")

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hieroaction.model.artifacts import FINAL_DIR, QUARANTINE_FILE, TRAINING_QUARANTINE_FILE
+from hieroaction.model.artifacts import FINAL_DIR, QUARANTINE_FILE, TRAINING_QUARANTINE_FILE, grammar_mismatch
 from hieroaction.train.capacity import DiskPlan
 from hieroaction.train.config import ConfigError, SFTRunConfig, check_inputs, load_config
 
@@ -134,6 +134,7 @@ def prepare_run(
 
     from hieroaction.model.artifacts import code_version, table_version
     from hieroaction.model.loading import load_model
+    from hieroaction.reasoning import GRAMMAR_VERSION
     from hieroaction.train.capacity import limit_cpu_threads
     from hieroaction.train.checkpoints import RunInfoCallback, is_rank_zero, library_versions
     from hieroaction.train.data import TrainingQuarantine, frame_settings
@@ -154,6 +155,7 @@ def prepare_run(
     version = config.data.version or table_version([config.data.train, config.data.eval], getattr(frames, "key", ""))
     run_info = {
         "kind": kind,
+        "grammar": GRAMMAR_VERSION,  # the prompts and answers it learns: evaluation refuses another version
         "data_version": version,
         "code_version": code_version(),
         "libraries": library_versions(),
@@ -162,6 +164,9 @@ def prepare_run(
         **(extra_info(datasets) if extra_info else {}),
     }
     m = config.model
+    mismatch = grammar_mismatch(m.path) if Path(m.path).is_dir() else None
+    if mismatch:
+        raise ConfigError(f"model.path: {mismatch}")
     model, processor = load_model(
         m.path,
         lora=m.lora,

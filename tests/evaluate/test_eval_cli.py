@@ -138,7 +138,12 @@ def test_assess_not_a_hieroaction_checkpoint(fresh_mp4, tmp_path, tiny_checkpoin
     broken = tmp_path / "broken"  # marker and config, but the weights are garbage
     shutil.copytree(tiny_checkpoint, broken)
     (broken / "model.safetensors").write_bytes(b"garbage")
+    older = tmp_path / "older"  # a checkpoint that records another answer grammar
+    shutil.copytree(tiny_checkpoint, older)
+    info = json.loads((older / "hieroaction_preset.json").read_text())
+    (older / "hieroaction_preset.json").write_text(json.dumps(dict(info, grammar="1.0")))
     cases = {empty: "has no config.json", text_model: "gpt2 model, not a video VLM",
+             older: "was trained on answer grammar 1.0, but this hieroaction prompts and parses grammar 2.0",
              foreign: "has no hieroaction_run.json", fresh_mp4: "is a file", broken: "cannot load checkpoint",
              tmp_path / "missing": "checkpoint not found"}
     for checkpoint, message in cases.items():

@@ -39,3 +39,21 @@ def test_checkpoint_version_hashes_weights_and_keeps_the_run_info(tmp_path):
     settings = training_frame_settings(checkpoint)
     assert (settings.sampler, settings.count, settings.size) == ("uniform", 8, (96, 96))
     assert training_frame_settings(tmp_path) is None
+
+
+def test_the_trained_grammar_is_read_from_the_run_info_and_a_mismatch_is_one_line(tmp_path):
+    from hieroaction.model.artifacts import grammar_mismatch, trained_grammar
+    from hieroaction.reasoning import GRAMMAR_VERSION
+
+    checkpoint = tmp_path / "final"
+    checkpoint.mkdir()
+    assert trained_grammar(checkpoint) is None and grammar_mismatch(checkpoint) is None  # no marker: a base model
+    info = checkpoint / "hieroaction_run.json"
+    info.write_text(json.dumps({"kind": "sft"}))
+    assert trained_grammar(checkpoint) is None  # from before versions were recorded: not refused
+    info.write_text(json.dumps({"kind": "sft", "grammar": GRAMMAR_VERSION}))
+    assert trained_grammar(checkpoint) == GRAMMAR_VERSION and grammar_mismatch(checkpoint) is None
+    info.write_text(json.dumps({"kind": "sft", "grammar": "0.9"}))
+    assert grammar_mismatch(checkpoint) == (f"{checkpoint} was trained on answer grammar 0.9, but this hieroaction "
+                                            f"prompts and parses grammar {GRAMMAR_VERSION}: retrain it "
+                                            "(docs/GRAMMAR.md, Changelog)")

@@ -81,6 +81,24 @@ def test_cli_reports_resource_and_config_errors(sft_workspace, capsys, tmp_path)
     assert "max_stepz" in capsys.readouterr().err
 
 
+def test_a_start_model_of_another_answer_grammar_is_refused_before_training(sft_workspace, capsys, tmp_path):
+    """It learnt other prompts and answers: continuing it on this grammar's targets would mix the two."""
+    import shutil
+
+    import yaml
+
+    config = yaml.safe_load(sft_workspace.read_text())
+    older = tmp_path / "older"
+    shutil.copytree(config["model"]["path"], older)
+    info = json.loads((older / "hieroaction_preset.json").read_text())
+    (older / "hieroaction_preset.json").write_text(json.dumps(dict(info, grammar="1.0")))
+    code = cli_main(["train", "sft", "--config", str(sft_workspace), "--set", f"model.path={older}"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "model.path:" in err[-1] and "trained on answer grammar 1.0" in err[-1]
+    assert not (tmp_path / "out" / "checkpoint-2").exists()
+
+
 def test_out_of_memory_is_explained():
     from hieroaction.train.capacity import TrainingResourceError, explain_out_of_memory
 
