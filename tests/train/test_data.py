@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from transformers import AutoProcessor
 
+from hieroaction.reasoning.grammar import format_frame
 from hieroaction.train.config import FramesConfig
 from hieroaction.train.data import (
     IGNORE_INDEX,
@@ -64,7 +65,7 @@ def test_prompt_names_the_frames_shown(collator_and_rows, real_samples, frames_s
     settings = frame_settings(FramesConfig(**frames_spec))
     text = collator.prompt_builder(rows[0])[-1]["content"][-1]["text"]
     indices = settings.indices(real_samples[0].num_frames)
-    assert "clip frames " + ", ".join(str(int(i)) for i in indices) in text
+    assert "clip frames " + ", ".join(format_frame(i) for i in indices) in text
 
 
 def test_bad_clips_name_sample_and_field(tmp_path, real_samples, tiny_checkpoint, frames_spec):
