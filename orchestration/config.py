@@ -41,6 +41,9 @@ class PromotionConfig(dg.Config):
     (``hieroaction.evaluate.promotion``)."""
 
     metric: Literal["srcc", "rl2_x100", "action_accuracy", "format_validity", "tiou_mean"] = "srcc"
+    # When HPL does not pass: "keep" promotes nothing (the checkpoint in use stays); "sft" promotes the SFT model HPL
+    # did not beat, e.g. to replace a checkpoint of an older answer grammar that this code no longer serves.
+    when_gate_fails: Literal["keep", "sft"] = "keep"
 
 
 class EvaluateConfig(dg.Config):

@@ -38,6 +38,7 @@ class PipelineSettings:
     hpl_steps: int = 20
     seed: int = 0
     promotion_metric: str = "srcc"
+    when_gate_fails: str = "keep"  # or "sft": promote the SFT model when HPL does not pass the gate
     train_extra: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
@@ -76,7 +77,8 @@ def run_config(settings: PipelineSettings) -> dict[str, Any]:
                     "extra": {**_checkpoint_every(settings.hpl_steps), **settings.train_extra.get("hpl", {})},
                 }
             },
-            "promoted_checkpoint": {"config": {"metric": settings.promotion_metric}},
+            "promoted_checkpoint": {"config": {"metric": settings.promotion_metric,
+                                               "when_gate_fails": settings.when_gate_fails}},
         }
     }
 
@@ -267,6 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-videos", type=int, default=defaults.val_videos, help="default %(default)s")
     parser.add_argument("--sft-steps", type=int, default=defaults.sft_steps, help="default %(default)s")
     parser.add_argument("--hpl-steps", type=int, default=defaults.hpl_steps, help="default %(default)s")
+    parser.add_argument("--promotion-metric", dest="promotion_metric", default=defaults.promotion_metric,
+                        choices=("srcc", "rl2_x100", "action_accuracy", "format_validity", "tiou_mean"),
+                        help="the validation metric HPL must improve significantly to be promoted (default %(default)s)")
+    parser.add_argument("--promote-sft-when-gate-fails", dest="when_gate_fails", action="store_const", const="sft",
+                        default="keep", help="promote the SFT model when HPL does not pass the gate (default: "
+                        "promote nothing)")
     args = parser.parse_args(argv)
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
     os.environ.setdefault("TQDM_DISABLE", "1")  # per-stage lines instead of progress bars from every library
@@ -287,10 +295,13 @@ def main(argv: list[str] | None = None) -> int:
         val_videos=args.val_videos,
         sft_steps=args.sft_steps,
         hpl_steps=args.hpl_steps,
+        promotion_metric=args.promotion_metric,
+        when_gate_fails=args.when_gate_fails,
     )
     if args.quick:
         settings = PipelineSettings(num_videos=3, dives_per_video=2, test_videos=1, val_videos=0, sft_steps=4,
-                                    hpl_steps=2)
+                                    hpl_steps=2, promotion_metric=args.promotion_metric,
+                                    when_gate_fails=args.when_gate_fails)
     workspace = defs.resources["storage"].root
     print(f"HieroAction demo: {settings.num_videos} rendered videos x {settings.dives_per_video} dives, "
           f"SFT {settings.sft_steps} + HPL {settings.hpl_steps} steps")

@@ -262,14 +262,19 @@ def promoted_checkpoint(
                   "sft_value": sft.get(f"val_{config.metric}"), "hpl_value": hpl.get(f"val_{config.metric}"),
                   **({"gain_low": gain.low, "gain_high": gain.high} if gain is not None else {})},
     )
+    stage = "hpl"
     if not passed:
         context.log.warning(f"not promoted: {reason}")
-        return
+        if config.when_gate_fails != "sft":
+            return
+        stage, reason = "sft", f"{reason}; SFT promoted instead (when_gate_fails: sft)"
+        context.log.warning(reason)
     target = storage.models_dir / PROMOTED_DIR
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(final_dir(storage, "hpl"), target)
-    provenance = {**dvc.provenance(data="data"), "source": str(final_dir(storage, "hpl")), "gate": reason}
+    shutil.copytree(final_dir(storage, stage), target)
+    provenance = {**dvc.provenance(data="data"), "source": str(final_dir(storage, stage)), "stage": stage,
+                  "gate": reason}
     (target / "hieroaction_provenance.yaml").write_text(yaml.safe_dump(provenance, sort_keys=False))
     version = dvc.track(target)
     yield dg.Output(

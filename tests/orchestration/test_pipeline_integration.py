@@ -138,12 +138,13 @@ def test_rematerializing_frames_repairs_a_clip_altered_in_the_store(pipeline):
     assert _check(instance, "frames", "frame_integrity").passed
 
 
-def _promote(pipeline, metric: str = "srcc"):
+def _promote(pipeline, metric: str = "srcc", when_gate_fails: str = "keep"):
     job = pipeline["defs"].resolve_job_def("train")
     return job.execute_in_process(
         instance=pipeline["instance"],
         asset_selection=[dg.AssetKey("promoted_checkpoint")],
-        run_config={"ops": {"promoted_checkpoint": {"config": {"metric": metric}}}},
+        run_config={"ops": {"promoted_checkpoint": {"config": {"metric": metric,
+                                                                 "when_gate_fails": when_gate_fails}}}},
     )
 
 
@@ -198,6 +199,21 @@ def test_promotion_gate_blocks_a_worse_checkpoint(pipeline):
     assert gate.passed is False and "48 paired samples" in gate.description and "not promoted" in gate.description
     assert (pointer.read_text() if pointer.exists() else None) == before  # nothing new versioned
     assert len(instance.fetch_materializations(dg.AssetKey("promoted_checkpoint"), limit=100).records) == count
+
+
+def test_a_failed_gate_can_promote_the_sft_model_instead(pipeline):
+    """``when_gate_fails: sft``: the gate still fails, and the SFT model HPL did not beat becomes the one in use."""
+    instance, workspace = pipeline["instance"], pipeline["workspace"]
+    _record_validation(instance, pipeline["project"].parent / "validation", better="sft")
+    result = _promote(pipeline, when_gate_fails="sft")
+    assert result.success and _check(instance, "promoted_checkpoint", "promotion_gate").passed is False
+    target = workspace / "models" / "promoted"
+    sft_final = workspace / "runs" / "pipeline" / "sft" / "final"
+    assert filecmp.cmp(target / "model.safetensors", sft_final / "model.safetensors", shallow=False)
+    provenance = yaml.safe_load((target / "hieroaction_provenance.yaml").read_text())
+    assert provenance["stage"] == "sft" and "SFT promoted instead" in provenance["gate"]
+    assert _latest(instance, "promoted_checkpoint")["checkpoint_dvc_md5"] == dvc_ops.read_version(
+        workspace, "models/promoted").md5
 
 
 def test_promotion_gate_promotes_a_better_checkpoint_and_dvc_restores_it(pipeline, git_cmd):
