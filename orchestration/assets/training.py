@@ -243,7 +243,8 @@ def gate_decision(sft: dict[str, Any], hpl: dict[str, Any], metric: str):
     ],
     description=(
         "The checkpoint in use: HPL copied to `models/promoted/`, versioned by `models/promoted.dvc` and pushed to "
-        "the DVC remote, with the data hash and git revision beside it. Written only when the promotion gate passes."
+        "the DVC remote, with the data hash and git revision beside it. Written when the promotion gate passes; when "
+        "it fails, nothing is written, or the SFT model is with `when_gate_fails: sft`."
     ),
 )
 def promoted_checkpoint(
