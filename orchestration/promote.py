@@ -7,7 +7,8 @@ The graph (``make demo``, the UI) versions data and checkpoints in its workspace
 and remote; the checkout's ``data.dvc``, ``models/promoted.dvc``, ``dvc-store/`` and ``regression_bounds.yaml`` stay
 as committed. This command copies the workspace's ``models/promoted`` (written when the promotion gate passed, or
 the SFT model with ``when_gate_fails: sft``) and the ``data/`` it was trained on into the checkout, versions both
-with the checkout's DVC, pushes them to its default remote, re-measures the regression bounds on the new checkpoint, and prints every change, ready to commit.
+with the checkout's DVC, pushes them to its default remote, re-measures the regression bounds on the new checkpoint,
+and prints every change, ready to commit.
 Exit status 0: promoted; 2: nothing to promote (or the workspace is inconsistent).
 """
 
