@@ -597,7 +597,7 @@ def check_answer_budgets(plan: Plan, work: Path, model_dir: Path) -> dict[str, i
     from transformers import AutoTokenizer
 
     from hieroaction.datasets import read_jsonl
-    from hieroaction.train.answer_budget import check_generation_limit
+    from hieroaction.train.answer_budget import check_generation_limit, longest_target
     from hieroaction.train.config import ConfigError, HPLRunConfig, load_config
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -606,9 +606,9 @@ def check_answer_budgets(plan: Plan, work: Path, model_dir: Path) -> dict[str, i
     try:
         longest = {"train": check_generation_limit(train, tokenizer, hpl.max_completion_length,
                                                    "HPL's max_completion_length (--hpl-set hpl.max_completion_length)")}
-        limit = 10**9 if plan.quick else plan.max_new_tokens
-        longest["test"] = check_generation_limit(read_jsonl(work / "test" / "samples.jsonl"), tokenizer, limit,
-                                                 "--max-new-tokens")
+        test = read_jsonl(work / "test" / "samples.jsonl")
+        longest["test"] = (longest_target(test, tokenizer) if plan.quick
+                           else check_generation_limit(test, tokenizer, plan.max_new_tokens, "--max-new-tokens"))
     except ConfigError as exc:
         raise SystemExit(str(exc)) from None
     return {split: t.tokens for split, t in longest.items() if t is not None}

@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RANGE_START = "dagster/asset_partition_range_start"
@@ -259,6 +259,8 @@ def _cell(value: Any) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from orchestration.config import PromotionConfig
+
     parser = argparse.ArgumentParser(prog="python -m orchestration.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 videos of 2 dives, a few training steps")
     parser.add_argument("--no-train", action="store_true", help="ingest and frames only")
@@ -270,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sft-steps", type=int, default=defaults.sft_steps, help="default %(default)s")
     parser.add_argument("--hpl-steps", type=int, default=defaults.hpl_steps, help="default %(default)s")
     parser.add_argument("--promotion-metric", dest="promotion_metric", default=defaults.promotion_metric,
-                        choices=("srcc", "rl2_x100", "action_accuracy", "format_validity", "tiou_mean"),
+                        choices=get_args(PromotionConfig.model_fields["metric"].annotation),
                         help="the validation metric HPL must improve significantly to be promoted (default %(default)s)")
     parser.add_argument("--promote-sft-when-gate-fails", dest="when_gate_fails", action="store_const", const="sft",
                         default="keep", help="promote the SFT model when HPL does not pass the gate (default: "

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,23 +108,14 @@ def checkpoint_version(path: str | Path | None) -> dict:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
     version: dict = {"id": "weights-sha256:" + digest.hexdigest()[:16]}
-    for name in MARKER_FILES:
-        info_file = local / name if local.is_dir() else None
-        if info_file is None or not info_file.is_file():
-            continue
-        try:
-            info = json.loads(info_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(info, dict):
-            version[name.removesuffix(".json")] = {k: info[k] for k in RECORDED_KEYS if k in info}
+    for name, info in marker_infos(local):
+        version[name.removesuffix(".json")] = {k: info[k] for k in RECORDED_KEYS if k in info}
     return version
 
 
-def trained_grammar(folder: str | Path) -> str | None:
-    """The answer grammar version a checkpoint folder was trained on (its run info, else its preset info), or
-    ``None`` when it is not recorded: no readable marker file (e.g. a zero-shot base model), or a checkpoint from
-    before grammar 2.0, when versions began to be recorded."""
+def marker_infos(folder: str | Path) -> Iterator[tuple[str, dict]]:
+    """``(file name, content)`` of each readable marker file in ``folder`` (run info first, then preset info);
+    missing or unreadable ones are skipped."""
     for name in MARKER_FILES:
         info_file = Path(folder) / name
         if not info_file.is_file():
@@ -133,7 +124,16 @@ def trained_grammar(folder: str | Path) -> str | None:
             info = json.loads(info_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(info, dict) and info.get("grammar"):
+        if isinstance(info, dict):
+            yield name, info
+
+
+def trained_grammar(folder: str | Path) -> str | None:
+    """The answer grammar version a checkpoint folder was trained on (its run info, else its preset info), or
+    ``None`` when it is not recorded: no readable marker file (e.g. a zero-shot base model), or a checkpoint from
+    before grammar 2.0, when versions began to be recorded."""
+    for _, info in marker_infos(folder):
+        if info.get("grammar"):
             return str(info["grammar"])
     return None
 

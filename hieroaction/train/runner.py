@@ -164,7 +164,7 @@ def prepare_run(
         **(extra_info(datasets) if extra_info else {}),
     }
     m = config.model
-    mismatch = grammar_mismatch(m.path) if Path(m.path).is_dir() else None
+    mismatch = grammar_mismatch(m.path)  # None for a folder without markers or a hub id
     if mismatch:
         raise ConfigError(f"model.path: {mismatch}")
     model, processor = load_model(
