@@ -177,10 +177,9 @@ def _parse_steps(content: str | None, problems: list[str]) -> list[AssessedStep]
         return None
     steps: list[AssessedStep] = []
     broken = False
-    for line in (raw.strip() for raw in content.splitlines()):
-        if not line:
-            continue
-        step = _parse_step_line(line, len(steps) + 1, problems)
+    lines = (line for line in (raw.strip() for raw in content.splitlines()) if line)
+    for index, line in enumerate(lines, start=1):  # a broken line still counts: the next one is expected at +1
+        step = _parse_step_line(line, index, problems)
         if step is None:
             broken = True
         else:

@@ -68,6 +68,21 @@ def test_tokenizer_round_trips_grammar_text():
     assert tok.decode(tok(sample)["input_ids"]) == sample
 
 
+def test_numbers_tokenize_in_groups_of_up_to_three_digits_and_reload_so(tiny_checkpoint):
+    """A frame number is one token, and the saved tokenizer reloads with that pre-tokenizer (Qwen2Tokenizer's own
+    loader would split digits again): what evaluation and ``assess`` encode is what training encoded."""
+    from hieroaction.model.presets import default_corpus
+
+    text = "1. Back | frames 000-037 | judged good\n<score>81.18</score> 1234567"
+    reloaded = AutoProcessor.from_pretrained(tiny_checkpoint).tokenizer
+    assert reloaded(text)["input_ids"] == train_tokenizer(default_corpus(), PRESETS["tiny"].vocab_size)(text)["input_ids"]
+    assert reloaded.decode(reloaded(text)["input_ids"]) == text
+    small = train_tokenizer(default_corpus(), PRESETS["small"].vocab_size)  # room for every frame number of a dive
+    pieces = [small.decode([i]) for i in small(text)["input_ids"]]
+    assert "037" in pieces and "81" in pieces and "18" in pieces
+    assert all(len(p.strip()) <= 3 for p in pieces if p.strip().isdigit())
+
+
 def test_build_is_reused_and_unknown_preset_rejected(tmp_path, tiny_checkpoint):
     assert build_offline_model("tiny", tiny_checkpoint) == tiny_checkpoint
     with pytest.raises(ValueError, match="unknown preset"):
@@ -86,6 +101,20 @@ def test_build_of_another_grammar_is_rebuilt(tmp_path, tiny_checkpoint):
     info_path.write_text(json.dumps(dict(info, grammar="1.0")))
     build_offline_model("tiny", stale)
     assert json.loads(info_path.read_text())["grammar"] == GRAMMAR_VERSION
+
+
+def test_build_with_another_tokenizer_scheme_is_rebuilt(tmp_path, tiny_checkpoint):
+    from hieroaction.model.presets import TOKENIZER_SCHEME
+
+    stale = tmp_path / "tiny"
+    shutil.copytree(tiny_checkpoint, stale)
+    info_path = stale / PRESET_INFO_FILE
+    info = json.loads(info_path.read_text())
+    assert info["tokenizer"] == TOKENIZER_SCHEME
+    del info["tokenizer"]  # builds from before the scheme was recorded split numbers into single digits
+    info_path.write_text(json.dumps(info))
+    build_offline_model("tiny", stale)
+    assert json.loads(info_path.read_text())["tokenizer"] == TOKENIZER_SCHEME
 
 
 def test_presets_are_consistent():

@@ -101,6 +101,8 @@ def test_field_problems_are_named_and_other_sections_still_read():
     assert any("3 fields" in p for p in _problems(GOOD.replace(" | DD 3.4", "")))
     assert any("numbered" in p for p in _problems(GOOD.replace("2. 1.5", "3. 1.5")))
     assert any("ends before" in p for p in _problems(GOOD.replace("0-21", "21-0")))
+    # a broken line keeps its place: the lines after it are not reported as misnumbered
+    assert _problems(GOOD.replace("0-21", "21-0")) == ["step 1: span ends before it starts"]
     assert any("span" in p for p in _problems(GOOD.replace("frames 0-21", "0 to 21")))
     bad_steps = parse_assessment(GOOD.replace("frames 0-21", "frames x"))
     assert bad_steps.assessment.steps is None and bad_steps.assessment.score == 81.6
