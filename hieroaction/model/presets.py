@@ -82,8 +82,8 @@ PRESETS: dict[str, PresetSpec] = {
         min_pixels=28 * 28,
         max_pixels=56 * 56,
     ),
-    # ~1.9M parameters: big enough to learn the rendered dives' grammar, action codes and steps, small enough that
-    # an SFT step on 4 clips takes about half a CPU second. 32 frames at 56 px rather than 8 at 112: the same 64
+    # ~2.2M parameters: big enough to learn the rendered dives' grammar, action codes and steps, small enough that
+    # an SFT step on 4 clips takes about 0.7 CPU seconds. 32 frames at 56 px rather than 8 at 112: the same 64
     # visual tokens per clip, but a frame every ~3 clip frames, so a somersault (~12-20 frames) is seen 4-6 times
     # (linear probes on the pretrained tower read every action part better this way: benchmarks/LEARNING.md).
     "small": PresetSpec(
@@ -103,8 +103,8 @@ PRESETS: dict[str, PresetSpec] = {
         min_pixels=56 * 56,
         max_pixels=56 * 56,
         # 4000 steps on 2000 dives: held-out body state 0.96 and rotation-angle error 37 degrees (1500 on 1000: 0.89,
-        # 52), and SFT's action accuracy 0.46-0.48 instead of 0.29; the build takes about 10 minutes on 2 cores,
-        # build, SFT and HPL about 22 of the 30 allowed (benchmarks/LEARNING.md)
+        # 52), and SFT's action accuracy 0.46-0.54 instead of 0.29; the build takes about 9 minutes on 2 cores,
+        # build, SFT and HPL about 28 of the 30 allowed (benchmarks/LEARNING.md)
         vision_pretrain_steps=4000,
         vision_pretrain_frames=32,
         vision_pretrain_dives=2000,

@@ -1,0 +1,64 @@
+import json
+
+import pytest
+
+from hieroaction.datasets.sample import write_jsonl
+from hieroaction.reasoning import parse_assessment, render_target
+from hieroaction.synth import draw_samples
+
+from .benchmark_scripts import load_script
+
+
+@pytest.fixture(scope="module")
+def score_parts():
+    return load_script("score_parts")
+
+
+def _records(samples, edit=lambda text, sample: text):
+    records = []
+    for sample in samples:
+        completion = edit(render_target(sample), sample)
+        records.append({"sample_id": sample.sample_id, "completion": completion,
+                        "score": parse_assessment(completion).assessment.score})
+    return records
+
+
+def _proof_folder(tmp_path, train, test, records):
+    (tmp_path / "test").mkdir()
+    (tmp_path / "seed0").mkdir()
+    write_jsonl(test, tmp_path / "test" / "samples.jsonl")
+    write_jsonl(train, tmp_path / "seed0" / "samples.jsonl")
+    (tmp_path / "seed0" / "answers_sft.json").write_text(json.dumps({"records": records}))
+    return tmp_path
+
+
+def test_the_gold_answers_rank_perfectly_and_name_their_codes_dd(tmp_path, score_parts):
+    test = draw_samples(40, seed=11, split="test")
+    work = _proof_folder(tmp_path, test, test, _records(test))
+    assert score_parts.main(["--work", str(work), "--seeds", "0", "--json", str(tmp_path / "parts.json")]) == 0
+    parts = json.loads((tmp_path / "parts.json").read_text())["parts"]["seed0/sft"]
+    assert parts["answers_read"] == parts["answers"] == 40
+    for key in ("srcc_written", "srcc_own_dd_own_awards", "srcc_true_dd_own_awards", "srcc_own_dd_true_awards"):
+        assert parts[key] > 0.99, key
+    assert parts["dd_of_own_code"] == 1.0
+
+
+def test_a_wrong_dd_shows_and_answers_without_awards_are_not_read(tmp_path, score_parts):
+    test = draw_samples(40, seed=12, split="test")
+
+    def edit(text, sample):
+        index = int(sample.sample_id.rsplit("/", 1)[1])
+        if index % 4 == 0:  # no awards line: not read
+            return text.replace("Awards J1", "Marks J1")
+        if index % 4 == 1:  # a DD no dive of that code has
+            return text.replace(f"DD {sample.difficulty:.1f}</action>", "DD 9.9</action>")
+        return text
+
+    dds_of_code = {}
+    for sample in test:
+        dds_of_code.setdefault(sample.action_code, set()).add(float(sample.difficulty))
+    parts = score_parts.score_parts(_records(test, edit), {s.sample_id: s for s in test}, dds_of_code)
+    assert parts["answers_read"] == 30 and parts["answers"] == 40
+    assert parts["dd_of_own_code"] == pytest.approx(20 / 30)
+    assert parts["srcc_true_dd_own_awards"] > 0.99  # the awards are still right
+    assert parts["srcc_own_dd_true_awards"] < parts["srcc_true_dd_own_awards"]
