@@ -253,9 +253,14 @@ def summary(instance, outcome: PipelineOutcome, settings: PipelineSettings, work
 
 
 def _cell(value: Any) -> str:
+    """At most 8 characters, so the 9-wide columns keep a space between them: a run-on score can make RL2 x 100 read
+    in the millions, which ``.3f`` would run into the SRCC beside it."""
     if isinstance(value, bool) or value is None:
         return "—"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        forms = (f"{value:.3f}", f"{value:.1f}", f"{value:.2e}", f"{value:.1e}", f"{value:.0e}")
+        return next((form for form in forms if len(form) <= 8), forms[-1])
+    return str(value)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,3 +40,11 @@ def test_console_shows_info_lines_compactly_and_keeps_debug_and_plumbing_in_the_
     assert all(len(line) < 100 for line in out if "talker" in line)
     assert any("step 1:" in m for m in stored) and any("[pipes]" in m for m in stored)
     logging.getLogger("hieroaction.console").handlers.clear()
+
+
+def test_demo_summary_cells_never_run_into_each_other():
+    from orchestration.demo import _cell
+
+    cells = [_cell(v) for v in (-0.1625, 5777754.649, 0.375, None, True, 24, -1.5e9, -9999.5, 1e300, -1e-300)]
+    assert cells[:2] == ["-0.163", "5.78e+06"] and cells[3] == cells[4] == "—"
+    assert all(len(c) <= 8 for c in cells)  # the summary's columns are 9 wide
