@@ -125,7 +125,7 @@ class RunInfoCallback(TrainerCallback):
     resume_from: str | None = None  # set by the entry point to the checkpoint passed to ``trainer.train``
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
-        if state.global_step > 0 and model is not None and not _is_sharded(args):
+        if state.global_step > 0 and model is not None and not is_sharded(args):
             checkpoint = Path(self.resume_from or Path(args.output_dir) / f"checkpoint-{state.global_step}")
             if restore_checkpoint_weights(model, checkpoint):
                 log.info("restored the weights of %s (step %d)", checkpoint, state.global_step)
@@ -143,6 +143,6 @@ class RunInfoCallback(TrainerCallback):
         log.info("saved %s (step %d of %d)", directory, state.global_step, state.max_steps)
 
 
-def _is_sharded(args) -> bool:
+def is_sharded(args) -> bool:
     """FSDP/DeepSpeed load their own (sharded) checkpoints; a full state dict cannot be copied into them."""
     return bool(getattr(args, "fsdp", None)) or getattr(args, "deepspeed", None) is not None

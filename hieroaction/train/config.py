@@ -114,6 +114,7 @@ class TrainConfig:
     optimizer: str = "auto"  # auto | adamw_torch | adamw_sr | sgd (see hieroaction.train.optim)
     sgd_momentum: float = 0.0  # momentum of the sgd optimizer
     optimizer_state: str | None = None  # a checkpoint-N folder: start with its optimizer's moments (hieroaction.train.optim)
+    weight_average: dict[str, Any] | None = None  # {decay, start}: save the weights' running average (train.weight_average)
     extra: dict[str, Any] = field(default_factory=dict)  # passed verbatim to trl's SFTConfig/GRPOConfig
 
 
@@ -355,6 +356,13 @@ def check_values(config: SFTRunConfig) -> None:
         raise ConfigError(f"train.optimizer: unknown optimizer {t.optimizer!r}; choose one of {list(OPTIMIZERS)}")
     if not 0 <= t.sgd_momentum < 1:
         raise ConfigError(f"train.sgd_momentum: must be in [0, 1), got {t.sgd_momentum!r}")
+    if t.weight_average is not None:
+        from hieroaction.train.weight_average import WeightAverageSettings
+
+        try:
+            WeightAverageSettings.from_mapping(t.weight_average)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     if isinstance(config, HPLRunConfig):
         _check_hpl(config.hpl)
 

@@ -23,7 +23,7 @@ log = logging.getLogger("hieroaction.train")
 # TrainConfig fields the project interprets itself (or maps under another name) instead of passing to trl by name.
 OWN_TRAIN_FIELDS = frozenset(
     {"resume", "min_free_disk_gb", "extra", "report_to", "bf16", "cpu_threads", "optimizer", "save_optimizer",
-     "dataloader_num_workers", "keep_checkpoints"}
+     "dataloader_num_workers", "keep_checkpoints", "weight_average"}
 )
 
 
@@ -196,6 +196,22 @@ def attach_optimizer(trainer, config: SFTRunConfig) -> str:
     return name
 
 
+def attach_weight_average(trainer, config: SFTRunConfig, resume: str | None) -> None:
+    """``train.weight_average``: the final model becomes the running average of the weights
+    (:mod:`hieroaction.train.weight_average`). Sharded runs (FSDP, DeepSpeed) are refused: each rank would average
+    its own shard and the checkpoints would hold rank 0's."""
+    if config.train.weight_average is None:
+        return
+    from hieroaction.train.checkpoints import is_sharded
+    from hieroaction.train.weight_average import WeightAverageCallback, WeightAverageSettings
+
+    if is_sharded(trainer.args):
+        raise ConfigError("train.weight_average: not supported with FSDP or DeepSpeed (sharded weights)")
+    callback = WeightAverageCallback(WeightAverageSettings.from_mapping(config.train.weight_average))
+    callback.resume_from = resume
+    trainer.add_callback(callback)
+
+
 def resolve_resume(config: SFTRunConfig) -> str | None:
     from hieroaction.train.checkpoints import find_resume_checkpoint
 
@@ -235,6 +251,7 @@ def train_and_save(trainer, run: PreparedRun, config, stage: str, plan: str, ext
     in_training = run.output_dir / TRAINING_QUARANTINE_FILE
     if resume is None and is_rank_zero():
         in_training.unlink(missing_ok=True)  # a fresh start: an earlier run's failures are not this run's
+    attach_weight_average(trainer, config, resume)
     disk = check_before_training(trainer, config, optimizer, resume)
     run.callback.checkpoint_bytes = disk.checkpoint_bytes
     run.callback.resume_from = resume
@@ -299,14 +316,18 @@ def planned_steps(trainer) -> int:
     return int(math.ceil(len(trainer.train_dataset) / per_step) * args.num_train_epochs)
 
 
-def plan_disk(trainer, optimizer: str, resume: str | None) -> DiskPlan:
-    """The disk plan of a built trainer: its model, its save schedule, and the checkpoints already in its folder."""
+def plan_disk(trainer, optimizer: str, resume: str | None, *, weight_average: bool = False) -> DiskPlan:
+    """The disk plan of a built trainer: its model, its save schedule, and the checkpoints already in its folder
+    (each checkpoint also holds the weight average when ``weight_average``)."""
     from hieroaction.train.capacity import checkpoint_bytes, final_model_bytes
     from hieroaction.train.checkpoints import checkpoint_step
+    from hieroaction.train.weight_average import average_bytes
 
     args = trainer.args
     model = trainer.model
     ckpt = checkpoint_bytes(model, optimizer, with_optimizer=not args.save_only_model)
+    if weight_average:
+        ckpt += average_bytes(model)
     start = 0
     if resume:
         start = checkpoint_step(Path(resume)) or 0
@@ -323,7 +344,7 @@ def check_before_training(trainer, config, optimizer: str, resume: str | None) -
     from hieroaction.train.capacity import GIB, check_free_disk, check_gpu_memory
 
     check_gpu_memory(trainer.model, optimizer)
-    plan = plan_disk(trainer, optimizer, resume)
+    plan = plan_disk(trainer, optimizer, resume, weight_average=config.train.weight_average is not None)
     if trainer.args.should_save:
         minimum = config.train.min_free_disk_gb
         needed = plan.peak_bytes if minimum is None else int(minimum * GIB)
