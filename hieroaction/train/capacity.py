@@ -122,8 +122,10 @@ def check_free_disk(path: str | Path, needed_bytes: int, *, what: str = "a check
         )
 
 
-def check_gpu_memory(model, optimizer: str = "adamw_torch", *, device_index: int | None = None) -> None:
-    """Refuse a run whose weights, gradients and optimizer states alone exceed the free GPU memory."""
+def check_gpu_memory(model, optimizer: str = "adamw_torch", *, device_index: int | None = None,
+                     extra_bytes: int = 0, extra_what: str = "") -> None:
+    """Refuse a run whose weights, gradients and optimizer states alone (plus ``extra_bytes`` the run keeps beside
+    them, e.g. a weight average, named by ``extra_what``) exceed the free GPU memory."""
     import torch
 
     if not torch.cuda.is_available():
@@ -133,12 +135,13 @@ def check_gpu_memory(model, optimizer: str = "adamw_torch", *, device_index: int
     on_gpu = any(p.is_cuda for p in model.parameters())
     # weights (unless already resident) + gradients (same dtype as the trainable weights) + optimizer states;
     # activations come on top
-    needed = (0 if on_gpu else weights) + trainable + optimizer_state_bytes(model, optimizer)
+    needed = (0 if on_gpu else weights) + trainable + optimizer_state_bytes(model, optimizer) + extra_bytes
     if needed > free:
         name = torch.cuda.get_device_name()
         raise TrainingResourceError(
             f"the run needs at least {needed / GIB:.1f} GiB more GPU memory for {'' if on_gpu else 'weights, '}"
-            f"gradients and optimizer states (before activations), but {name} has {free / GIB:.1f} of "
+            f"gradients{', ' + extra_what if extra_what else ''} and optimizer states (before activations), "
+            f"but {name} has {free / GIB:.1f} of "
             f"{total / GIB:.1f} GiB free: " + OOM_ADVICE
         )
 

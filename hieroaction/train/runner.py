@@ -339,12 +339,16 @@ def plan_disk(trainer, optimizer: str, resume: str | None, *, weight_average: bo
 
 
 def check_before_training(trainer, config, optimizer: str, resume: str | None) -> DiskPlan:
-    """Every resource check, before step 1: GPU memory for weights, gradients and optimizer states, and disk for
-    every checkpoint and the final model (``train.min_free_disk_gb`` overrides the computed need)."""
+    """Every resource check, before step 1: GPU memory for weights, gradients, optimizer states and the weight
+    average, and disk for every checkpoint and the final model (``train.min_free_disk_gb`` overrides the computed
+    need)."""
     from hieroaction.train.capacity import GIB, check_free_disk, check_gpu_memory
+    from hieroaction.train.weight_average import average_bytes
 
-    check_gpu_memory(trainer.model, optimizer)
-    plan = plan_disk(trainer, optimizer, resume, weight_average=config.train.weight_average is not None)
+    averaged = config.train.weight_average is not None
+    check_gpu_memory(trainer.model, optimizer, extra_bytes=average_bytes(trainer.model) if averaged else 0,
+                     extra_what="the weight average" if averaged else "")
+    plan = plan_disk(trainer, optimizer, resume, weight_average=averaged)
     if trainer.args.should_save:
         minimum = config.train.min_free_disk_gb
         needed = plan.peak_bytes if minimum is None else int(minimum * GIB)

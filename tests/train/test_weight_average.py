@@ -123,3 +123,19 @@ def test_sft_final_model_is_the_average_of_the_steps_after_start_and_a_resume_ke
     (broken / "checkpoint-2" / AVERAGE_FILE).unlink()
     with pytest.raises(ModelLoadError, match=r"checkpoint-2/weight_average.safetensors: missing"):
         _sft(sft_workspace, broken)
+
+
+def test_the_gpu_memory_check_counts_the_average(monkeypatch):
+    """The average lives beside the weights on the GPU: a run that fits without it but not with it is refused."""
+    from hieroaction.train.capacity import TrainingResourceError, check_gpu_memory, optimizer_state_bytes
+    from hieroaction.train.weight_average import average_bytes
+
+    model = _linear()
+    need = sum(p.numel() * 4 for p in model.parameters()) + 4 * 8 + optimizer_state_bytes(model, "adamw_torch")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "a small GPU")
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda *a: (need + average_bytes(model) - 1, 10 * need))
+    check_gpu_memory(model, "adamw_torch")
+    with pytest.raises(TrainingResourceError, match="gradients, the weight average and optimizer states"):
+        check_gpu_memory(model, "adamw_torch", extra_bytes=average_bytes(model), extra_what="the weight average")
