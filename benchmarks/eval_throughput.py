@@ -16,12 +16,13 @@ up to floating-point reduction order).
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import tempfile
 import time
 from importlib.metadata import version
 from pathlib import Path
+
+from machine_info import device_label
 
 
 def rendered_clips(count: int, frames: int, size: int, seed: int = 0):
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((batch, best, len(clips) / best, tokens / best, reference[0] / best,
                      output.completions == reference[1]))
 
-    card = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    card = device_label(device, torch.get_num_threads())
     print(f"model: {source} ({parameters / 1e6:.1f}M parameters, {next(model.parameters()).dtype}), device: {card}")
     print(f"{len(clips)} rendered videos, {args.frames} frames {args.size}x{args.size}, "
           f"{args.max_new_tokens} new tokens each (forced), greedy; transformers {version('transformers')}, "

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine_info import cpu_name
 
 from hieroaction.video.decode import read_frames
 from hieroaction.video.sampling import uniform_indices
@@ -243,7 +244,7 @@ def _store(tmp: Path, args) -> int:
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"loads": args.loads, "clip": [16, *SIZE, 3], "machine": platform.platform(),
-                               "formats": measured}, indent=2) + "\n")
+                               "cpu": cpu_name(), "formats": measured}, indent=2) + "\n")
     print(f"\nwrote {out}")
     return 0
 

@@ -34,6 +34,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from machine_info import device_label
+
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -245,7 +247,7 @@ def device_info() -> dict[str, Any]:
     import torch
 
     if not torch.cuda.is_available():
-        return {"name": f"CPU ({platform.processor() or platform.machine()})", "cuda": False, "peak_flops": None,
+        return {"name": device_label("cpu"), "cuda": False, "peak_flops": None,
                 "bandwidth": None}
     name = torch.cuda.get_device_name()
     peak, bandwidth = next((v for k, v in CARDS.items() if k in name), (None, None))

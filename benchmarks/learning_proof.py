@@ -621,9 +621,10 @@ def plan_record(plan: Plan) -> dict[str, Any]:
 
 def machine(plan: Plan) -> dict[str, Any]:
     import torch
+    from machine_info import cpu_capability, cpu_name
 
-    info = {"cpus": os.cpu_count(), "torch_threads": plan.cpu_threads, "load_average_at_end": os.getloadavg(),
-            "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+    info = {"cpus": os.cpu_count(), "cpu": cpu_name(), "cpu_capability": cpu_capability(),
+            "torch_threads": plan.cpu_threads, "load_average_at_end": os.getloadavg(), "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
             "device": plan.device}
     if plan.device == "cuda":
         info["gpu"] = torch.cuda.get_device_name(0)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import tempfile
@@ -32,6 +31,8 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+
+from machine_info import device_label
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -213,8 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         inputs = case_inputs(processor, clips, answers, args.frames, args.size, device)
         cases[name] = measure(model, processor, inputs, args.new_tokens or tokens, args.repeats, device)
         cases[name]["ops_per_decode_step"] = decode_ops(model, processor, inputs)
-    card = (torch.cuda.get_device_name(device) if device.type == "cuda"
-            else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads)")
+    card = device_label(device, torch.get_num_threads())
     report = {
         "benchmark": "rollout_speed",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

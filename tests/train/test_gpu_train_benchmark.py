@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow  # four short training runs: ~1.5 min on a loaded 2-core machine
 def test_quick_run_measures_all_four_runs_and_writes_the_table(tmp_path, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))  # as when run as a script: its sibling modules import
     spec = importlib.util.spec_from_file_location("gpu_train", REPO / "benchmarks" / "gpu_train.py")
     bench = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "gpu_train", bench)  # dataclasses look their module up there

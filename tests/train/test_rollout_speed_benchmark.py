@@ -10,7 +10,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_smoke_run_times_both_paths_and_checks_they_sampled_the_same_tokens(tmp_path, capsys, tiny_checkpoint):
+def test_smoke_run_times_both_paths_and_checks_they_sampled_the_same_tokens(tmp_path, capsys, monkeypatch,
+                                                                           tiny_checkpoint):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))  # as when run as a script: its sibling modules import
     spec = importlib.util.spec_from_file_location("rollout_speed", REPO / "benchmarks" / "rollout_speed.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)

@@ -1,0 +1,44 @@
+"""What a benchmark ran on, named precisely enough to compare runs.
+
+``platform.processor()`` is empty on Linux, so records used to say only ``x86_64``; but the CPU model and the kernels
+torch picks for it (AVX2 or AVX-512) decide both the speed and the last bits of every float, so the same seed gives
+different models on different CPUs (benchmarks/LEARNING.md, "The same proof on another CPU")."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+CPUINFO = Path("/proc/cpuinfo")
+
+
+def cpu_name(cpuinfo: Path = CPUINFO) -> str:
+    """The CPU's model name (``AMD EPYC 7B13``), from /proc/cpuinfo where there is one, else what ``platform`` says."""
+    try:
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def cpu_capability() -> str | None:
+    """The instruction set torch's CPU kernels use here (``AVX2``, ``AVX512``), or None where torch cannot say."""
+    import torch
+
+    get = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
+    return get() if callable(get) else None
+
+
+def device_label(device, threads: int | None = None) -> str:
+    """The GPU's name, or ``CPU (<model>, <capability>, N torch threads)``: the label benchmark tables print."""
+    import torch
+
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    parts = [cpu_name(), cpu_capability()]
+    if threads is not None:
+        parts.append(f"{threads} torch threads")
+    return f"CPU ({', '.join(p for p in parts if p)})"
