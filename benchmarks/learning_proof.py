@@ -624,8 +624,8 @@ def machine(plan: Plan) -> dict[str, Any]:
     from machine_info import cpu_capability, cpu_name
 
     info = {"cpus": os.cpu_count(), "cpu": cpu_name(), "cpu_capability": cpu_capability(),
-            "torch_threads": plan.cpu_threads, "load_average_at_end": os.getloadavg(), "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
-            "device": plan.device}
+            "torch_threads": plan.cpu_threads, "load_average_at_end": os.getloadavg(), "platform": platform.platform(),
+            "python": platform.python_version(), "torch": torch.__version__, "device": plan.device}
     if plan.device == "cuda":
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
