@@ -307,9 +307,11 @@ def test_grpo_step_encodes_each_clip_once_per_pass_and_scores_like_the_plain_pat
     assert results[True][2] == distinct and results[False][2] == 4  # rows in the micro-batch
     assert torch.allclose(results[True][0][completion], results[False][0][completion], atol=1e-5)
     assert torch.allclose(results[True][0][completion], micro["old_per_token_logps"][completion], atol=1e-5)
-    # the trainer's scoring passes run under its bf16 autocast (also on the CPU): gradients agree to bf16 precision
+    # the trainer's scoring passes run under its bf16 autocast (also on the CPU): gradients agree to bf16 precision,
+    # a few of its 2**-8 steps summed in another order (0.019 on an AMD EPYC's AVX2 kernels, under 0.01 where this
+    # test was written); a clip shared by two rows and counted for one would be off by about half
     shared, plain = results[True][1], results[False][1]
-    assert ((shared - plain).norm() / plain.norm()).item() < 1e-2
+    assert ((shared - plain).norm() / plain.norm()).item() < 5e-2
 
 
 def test_sft_term_is_the_sft_collators_loss_once_per_clip(tiny_checkpoint, tmp_path):
