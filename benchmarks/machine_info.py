@@ -24,12 +24,11 @@ def cpu_name(cpuinfo: Path = CPUINFO) -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
-def cpu_capability() -> str | None:
-    """The instruction set torch's CPU kernels use here (``AVX2``, ``AVX512``), or None where torch cannot say."""
+def cpu_capability() -> str:
+    """The instruction set torch's CPU kernels use here (``AVX2``, ``AVX512``, ``DEFAULT``)."""
     import torch
 
-    get = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
-    return get() if callable(get) else None
+    return torch.backends.cpu.get_cpu_capability()
 
 
 def device_label(device, threads: int | None = None) -> str:
