@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-GRAMMAR_VERSION = "3.0"
+GRAMMAR_VERSION = "2.0"
 
 # Sections, in the order they must appear. Each appears exactly once; nothing but whitespace between them.
 SECTIONS = ("think", "action", "steps", "score")
@@ -78,7 +78,7 @@ def format_action(code: str, name: str, difficulty: float | None) -> str:
     return f"{clean_field(code)} | {clean_field(name)} | DD {dd}"
 
 
-# Frame numbers and span lengths are written with at least this many digits, zero-padded (``frames 007 for 046``).
+# Frame numbers are written with at least this many digits, zero-padded (``frames 007-052``).
 FRAME_DIGITS = 3
 
 
@@ -92,24 +92,10 @@ def format_frame(frame: int) -> str:
     return f"{int(frame):0{FRAME_DIGITS}d}"
 
 
-# The word between a span's first frame and its length (``frames 046 for 025``).
-SPAN_LENGTH_WORD = "for"
-
-
-def format_span(first: int, last: int) -> str:
-    """``frames 046 for 025``: the step's first frame, then how many frames it lasts (``last - first + 1``).
-
-    Why a length and not the last frame: a model writes the two numbers one after the other, and with the last frame
-    it can write one below the first (``frames 086-078``), an answer that breaks the grammar. Small models did so on
-    short middle phases (a somersault of ~10 frames between two twists), where the error of each boundary exceeds the
-    phase (benchmarks/LEARNING.md, "Grammar 3.0"). A length of at least one frame cannot end before it starts."""
-    first, last = int(first), int(last)
-    return f"frames {format_frame(first)} {SPAN_LENGTH_WORD} {format_frame(last - first + 1)}"
-
-
 def format_step(index: int, step: AssessedStep) -> str:
-    """``1. Back | frames 000 for 022 | judgement`` (1-based numbering)."""
-    return f"{index}. {clean_field(step.name)} | {format_span(step.first, step.last)} | {clean_field(step.judgement)}"
+    """``1. Back | frames 000-021 | judgement`` (1-based numbering, ASCII hyphen in the span)."""
+    return (f"{index}. {clean_field(step.name)} | frames {format_frame(step.first)}-{format_frame(step.last)} | "
+            f"{clean_field(step.judgement)}")
 
 
 def format_score(score: float) -> str:

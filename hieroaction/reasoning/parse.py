@@ -16,7 +16,6 @@ from hieroaction.reasoning.grammar import (
     MAX_FRAME_DIGITS,
     MAX_SCORE,
     SECTIONS,
-    SPAN_LENGTH_WORD,
     TAG_PATTERN,
     UNKNOWN_DD,
     AssessedStep,
@@ -32,7 +31,7 @@ _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _DD = re.compile(r"dd\s*[:=]?\s*(" + _NUMBER + "|" + re.escape(UNKNOWN_DD) + r")", re.IGNORECASE)
 _STEP_LINE = re.compile(r"([0-9]{1,4})\s*[.)]\s*(.*)", re.DOTALL)
 _FRAME = rf"([0-9]{{1,{MAX_FRAME_DIGITS}}})"
-_SPAN = re.compile(rf"frames?\s+{_FRAME}\s+{SPAN_LENGTH_WORD}\s+{_FRAME}", re.IGNORECASE)
+_SPAN = re.compile(rf"frames?\s+{_FRAME}\s*[-\u2013\u2014]\s*{_FRAME}", re.IGNORECASE)
 _SCORE = re.compile(r"[+-]?" + _NUMBER)
 
 
@@ -198,7 +197,7 @@ def _parse_step_line(line: str, expected_index: int, problems: list[str]) -> Ass
         return None
     fields = [f.strip() for f in numbered.group(2).split("|", 2)]
     if len(fields) < 2:
-        problems.append(f"step {expected_index}: needs 'label | frames FIRST for LENGTH | judgement'")
+        problems.append(f"step {expected_index}: needs 'label | frames a-b | judgement'")
         return None
     label, span = fields[0], fields[1]
     judgement = " ".join(fields[2].split()) if len(fields) == 3 else ""
@@ -207,13 +206,12 @@ def _parse_step_line(line: str, expected_index: int, problems: list[str]) -> Ass
         return None
     frames = _SPAN.fullmatch(span)
     if frames is None:
-        problems.append(f"step {expected_index}: span must be 'frames FIRST for LENGTH'")
+        problems.append(f"step {expected_index}: span must be 'frames a-b'")
         return None
-    first, length = int(frames.group(1)), int(frames.group(2))
-    if length < 1:
-        problems.append(f"step {expected_index}: span has no frames")
+    first, last = int(frames.group(1)), int(frames.group(2))
+    if first > last:
+        problems.append(f"step {expected_index}: span ends before it starts")
         return None
-    last = first + length - 1
     if len(fields) < 3:
         problems.append(f"step {expected_index}: missing judgement")
     return AssessedStep(" ".join(label.split()), first, last, judgement)

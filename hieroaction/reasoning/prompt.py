@@ -27,12 +27,11 @@ Answer with exactly these four sections, in this order, and nothing outside them
 <think>your reasoning</think>
 <action>dive number | its meaning | DD difficulty</action>
 <steps>
-1. sub-action label | frames FIRST for LENGTH | judgement
+1. sub-action label | frames first-last | judgement
 (one numbered line per sub-action, in temporal order; empty when sub-actions are not assessed)
 </steps>
 <score>final score with 2 decimals</score>
-A span is its first frame and its length: frames 046 for 025 covers 046 to 070.
-Frames are 0-based, counted within the clip; numbers have at least 3 digits (007)."""
+Frame numbers are 0-based and inclusive, counted within the clip, written with at least 3 digits (007)."""
 
 
 def user_text(num_frames: int, *, assess_steps: bool = True, frame_indices: Sequence[int] | None = None) -> str:

@@ -96,7 +96,7 @@ def test_assess_readable_output_of_a_valid_answer():
     from hieroaction.reasoning import parse_assessment
 
     text = ("<think>ok</think><action>5253b | back 2½ somersaults 1½ twists, pike | DD 3.4</action>\n<steps>\n"
-            "1. Back | frames 0 for 22 | clean\n2. 1.5 Twists | frames 22 for 19 | complete\n</steps>\n<score>81.60</score>")
+            "1. Back | frames 0-21 | clean\n2. 1.5 Twists | frames 22-40 | complete\n</steps>\n<score>81.60</score>")
     parsed = parse_assessment(text)
     shown = format_assessment(VideoAssessment("dive.mp4", "ckpt", 50, list(range(16)), text, parsed.assessment,
                                               parsed.problems, fps=25.0))
@@ -143,7 +143,7 @@ def test_assess_not_a_hieroaction_checkpoint(fresh_mp4, tmp_path, tiny_checkpoin
     info = json.loads((older / "hieroaction_preset.json").read_text())
     (older / "hieroaction_preset.json").write_text(json.dumps(dict(info, grammar="1.0")))
     cases = {empty: "has no config.json", text_model: "gpt2 model, not a video VLM",
-             older: "was trained on answer grammar 1.0, but this hieroaction prompts and parses grammar 3.0",
+             older: "was trained on answer grammar 1.0, but this hieroaction prompts and parses grammar 2.0",
              foreign: "has no hieroaction_run.json", fresh_mp4: "is a file", broken: "cannot load checkpoint",
              tmp_path / "missing": "checkpoint not found"}
     for checkpoint, message in cases.items():

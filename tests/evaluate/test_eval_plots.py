@@ -10,10 +10,9 @@ from hieroaction.evaluate.plots import plot_assessment
 from hieroaction.reasoning import parse_assessment
 
 ANSWER = ("<think>ok</think><action>5253b | back 2½ somersaults 1½ twists, pike | DD 3.4</action>\n<steps>\n"
-          "1. Back | frames 0 for 22 | clean\n2. 1.5 Twists | frames 22 for 19 | complete\n"
-          "3. Entry | frames 41 for 19 | small splash\n</steps>\n<score>81.60</score>")
-GOLD = (ANSWER.replace("0 for 22", "0 for 19").replace("22 for 19", "19 for 26").replace("41 for 19", "45 for 15")
-        .replace("81.60", "78.00"))
+          "1. Back | frames 0-21 | clean\n2. 1.5 Twists | frames 22-40 | complete\n3. Entry | frames 41-59 | small "
+          "splash\n</steps>\n<score>81.60</score>")
+GOLD = ANSWER.replace("0-21", "0-18").replace("22-40", "19-44").replace("41-59", "45-59").replace("81.60", "78.00")
 
 
 @pytest.fixture

@@ -73,13 +73,13 @@ def test_numbers_tokenize_in_groups_of_up_to_three_digits_and_reload_so(tiny_che
     loader would split digits again): what evaluation and ``assess`` encode is what training encoded."""
     from hieroaction.model.presets import default_corpus
 
-    text = "1. Back | frames 000 for 038 | judged good\n<score>81.18</score> 1234567"
+    text = "1. Back | frames 000-037 | judged good\n<score>81.18</score> 1234567"
     reloaded = AutoProcessor.from_pretrained(tiny_checkpoint).tokenizer
     assert reloaded(text)["input_ids"] == train_tokenizer(default_corpus(), PRESETS["tiny"].vocab_size)(text)["input_ids"]
     assert reloaded.decode(reloaded(text)["input_ids"]) == text
     small = train_tokenizer(default_corpus(), PRESETS["small"].vocab_size)  # room for every frame number of a dive
     pieces = [small.decode([i]) for i in small(text)["input_ids"]]
-    assert "038" in pieces and "81" in pieces and "18" in pieces
+    assert "037" in pieces and "81" in pieces and "18" in pieces
     assert all(len(p.strip()) <= 3 for p in pieces if p.strip().isdigit())
 
 

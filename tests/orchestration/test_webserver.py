@@ -151,8 +151,8 @@ def test_report_plot_shows_inside_the_asset_page(webserver, tmp_path, monkeypatc
 
     project = webserver["project"]
     answer = parse_assessment("<think>ok</think><action>207c | back 3½ somersaults, tuck | DD 3.0</action>\n<steps>\n"
-                              "1. Back | frames 0 for 20 | clean\n2. 3.5 Soms.Tuck | frames 20 for 40 | tight\n"
-                              "3. Entry | frames 60 for 20 | small splash\n</steps>\n<score>72.00</score>").assessment
+                              "1. Back | frames 0-19 | clean\n2. 3.5 Soms.Tuck | frames 20-59 | tight\n"
+                              "3. Entry | frames 60-79 | small splash\n</steps>\n<score>72.00</score>").assessment
     frames = np.zeros((8, 48, 48, 3), dtype=np.uint8)
     frames[:, 12:36, 12:36] = (230, 230, 230)
     png = plot_assessment(project / "runs" / "pipeline" / "report" / "plots" / "assessment_demo.png", frames,

@@ -15,9 +15,9 @@ Back take-off, then twists.
 </think>
 <action>5253b | back 2½ somersaults 1½ twists, pike | DD 3.4</action>
 <steps>
-1. Back | frames 0 for 22 | back take-off, as announced
-2. 1.5 Twists | frames 22 for 19 | 1½ twists, as announced
-3. Entry | frames 41 for 45 | entry
+1. Back | frames 0-21 | back take-off, as announced
+2. 1.5 Twists | frames 22-40 | 1½ twists, as announced
+3. Entry | frames 41-85 | entry
 </steps>
 <score>81.60</score>"""
 
@@ -49,10 +49,10 @@ def test_valid_answer_parses_fully():
     assert a.reasoning == "Back take-off, then twists."
 
 
-def test_lenient_about_whitespace_and_case():
+def test_lenient_about_whitespace_case_and_dashes():
     messy = (
         "  <THINK>ok</Think>\n\n< action >5253B|back 2½ somersaults 1½ twists, pike|dd 3.4</ACTION>"
-        "<Steps>\n\n  1)  Back|FRAMES 0  FOR 22|fine  \n2. Entry | frame 22 for\t19 | x\n</steps>\t<score> 81.6 </score>  "
+        "<Steps>\n\n  1)  Back|FRAMES 0 – 21|fine  \n2. Entry | frame 22—40 | x\n</steps>\t<score> 81.6 </score>  "
     )
     result = parse_assessment(messy)
     assert result.ok, result.problems
@@ -100,13 +100,11 @@ def test_field_problems_are_named_and_other_sections_still_read():
     assert broken_score.assessment.score is None and broken_score.assessment.action_code == "5253b"
     assert any("3 fields" in p for p in _problems(GOOD.replace(" | DD 3.4", "")))
     assert any("numbered" in p for p in _problems(GOOD.replace("2. 1.5", "3. 1.5")))
+    assert any("ends before" in p for p in _problems(GOOD.replace("0-21", "21-0")))
     # a broken line keeps its place: the lines after it are not reported as misnumbered
-    assert _problems(GOOD.replace("0 for 22", "0 for 000")) == ["step 1: span has no frames"]
-    assert any("span" in p for p in _problems(GOOD.replace("frames 0 for 22", "0 to 21")))
-    # grammar 2.0's first-last span is not this grammar: a model trained on it is refused at load, its answers here
-    assert _problems(GOOD.replace("frames 0 for 22", "frames 0-21")) == [
-        "step 1: span must be 'frames FIRST for LENGTH'"]
-    bad_steps = parse_assessment(GOOD.replace("frames 0 for 22", "frames x"))
+    assert _problems(GOOD.replace("0-21", "21-0")) == ["step 1: span ends before it starts"]
+    assert any("span" in p for p in _problems(GOOD.replace("frames 0-21", "0 to 21")))
+    bad_steps = parse_assessment(GOOD.replace("frames 0-21", "frames x"))
     assert bad_steps.assessment.steps is None and bad_steps.assessment.score == 81.6
 
 
@@ -114,7 +112,7 @@ def test_numbers_out_of_range_or_not_ascii():
     for score in ("nan", "inf", "1e400", "9" * 5000, "2000000", "٨١.٦", "-"):
         result = _clean(parse_assessment(GOOD.replace("81.60", score)))
         assert not result.ok and result.assessment.score is None, score
-    huge_frames = parse_assessment(GOOD.replace("0 for 22", "0 for " + "9" * 40))
+    huge_frames = parse_assessment(GOOD.replace("0-21", "0-" + "9" * 40))
     assert huge_frames.assessment.steps is None
     assert parse_assessment(GOOD.replace("DD 3.4", "DD 1e999")).problems
 
@@ -154,7 +152,7 @@ TAGS = ["<think>", "</think>", "<action>", "</action>", "<steps>", "</steps>", "
 PIECES = st.one_of(
     st.sampled_from(TAGS),
     st.sampled_from(
-        ["1. Back | frames 0 for 22 | ok\n", "5253b | x | DD 3.4", "81.60", "nan", "1e999", "|", "\n", "½", "٣"]
+        ["1. Back | frames 0-21 | ok\n", "5253b | x | DD 3.4", "81.60", "nan", "1e999", "|", "\n", "½", "٣"]
     ),
     st.text(max_size=12),
 )

@@ -46,8 +46,8 @@ def test_target_is_deterministic_and_matches_grammar():
     assert render_target(sample) == render_target(_sample())
     text = render_target(sample)
     assert "<action>5253b | back 2½ somersaults 1½ twists, pike | DD 3.4</action>" in text
-    assert "1. Back | frames 000 for 022 | back take-off, as announced" in text
-    assert "4. Entry | frames 071 for 025 | entry, dive judged good (mean award 8.2)" in text
+    assert "1. Back | frames 000-021 | back take-off, as announced" in text
+    assert "4. Entry | frames 071-095 | entry, dive judged good (mean award 8.2)" in text
     assert text.endswith("<score>81.60</score>")
     assert "Score = DD x sum of awards = 3.4 x 24.5 = 83.30." not in text  # the label breaks the rule: no formula
     assert parse_assessment(text).assessment == expected_assessment(sample)
@@ -61,7 +61,7 @@ def test_frame_numbers_have_a_fixed_width_and_each_award_its_judge():
     long_clip = _sample(steps=(Step(2, "Back", 0, 1020), Step(36, "Entry", 1021, 1099)))
     long_clip = Sample(**{**long_clip.__dict__, "video": VideoRef("frames", "x/1", 0, 1099)})
     long_text = render_target(long_clip)
-    assert "frames 000 for 1021" in long_text and "frames 1021 for 079" in long_text and "(000-1099)" in long_text
+    assert "frames 000-1020" in long_text and "(000-1099)" in long_text
     assert parse_assessment(long_text).assessment == expected_assessment(long_clip)
     assert "numbered 000 to 1099" in build_messages(1100)[1]["content"][1]["text"]
 
@@ -88,7 +88,7 @@ def test_unknown_difficulty_and_non_dive_action():
     sample = _sample(code="Knot Tying", steps=(Step(1, "Throw", 0, 10),), judges=(), dd=None, action_name="Knot tying")
     text = render_target(sample)
     assert "<action>knot_tying | Knot tying | DD n/a</action>" in text
-    assert "1. Throw | frames 000 for 011 | Throw phase" in text
+    assert "1. Throw | frames 000-010 | Throw phase" in text
     assert parse_assessment(text).assessment == expected_assessment(sample)
 
 
