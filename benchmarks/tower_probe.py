@@ -104,17 +104,21 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=1500, help="vision pretraining steps (0: the random tower)")
     parser.add_argument("--pretrain-dives", type=int, default=1000)
     parser.add_argument("--orientation-weight", type=float, default=1.0, help="0: body-state targets only")
-    parser.add_argument("--checkpoint", help="probe this built preset's tower as it is (no pretraining here)")
+    parser.add_argument("--checkpoint", help="probe this checkpoint's tower as it is, e.g. a built preset's folder or "
+                        "preset:small (no pretraining here)")
     parser.add_argument("--train-dives", type=int, default=600)
     parser.add_argument("--test-dives", type=int, default=256)
     parser.add_argument("--json", default="-", help="write the result here (default: print only)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     if args.checkpoint:
-        from transformers import AutoProcessor
+        from hieroaction.evaluate.checkpoint import CheckpointError, open_checkpoint
 
-        processor = AutoProcessor.from_pretrained(args.checkpoint)
-        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(args.checkpoint, dtype=torch.float32)
+        try:
+            model, processor = open_checkpoint(args.checkpoint, require_marker=False, dtype="float32", device="cpu")
+        except CheckpointError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     else:
         spec = replace(presets.PRESETS["small"], min_pixels=28 * 28, max_pixels=args.size * args.size)
         tokenizer = presets.train_tokenizer(presets.dive_vocabulary_texts(), spec.vocab_size)

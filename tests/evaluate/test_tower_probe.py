@@ -31,3 +31,9 @@ def test_probe_of_a_built_checkpoint(tmp_path, tiny_checkpoint):
     assert result["machine"]["cpu"]
     assert set(result["probes"]) == {"group", "rotation", "somersaults", "twists", "position", "code"}
     assert set(result["execution"]) == {"spearman", "mae", "mae_of_training_mean"}
+
+
+def test_a_folder_that_is_no_checkpoint_is_refused_in_one_line(tmp_path, capsys):
+    assert tower_probe.main(["--checkpoint", str(tmp_path / "missing")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: checkpoint not found") and "\n" not in error
