@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
+from benchmark_scripts import load_script
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import tower_probe  # noqa: E402
+tower_probe = load_script("tower_probe")
 
 
 def test_ridge_probe_reads_a_linear_signal_and_not_noise():
