@@ -112,6 +112,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default="-", help="write the result here (default: print only)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    pretrain_steps = 0 if args.checkpoint else args.steps  # a checkpoint's tower is probed as it is
     if args.checkpoint:
         from hieroaction.evaluate.checkpoint import CheckpointError, open_checkpoint
 
@@ -128,7 +129,7 @@ def main(argv=None) -> int:
         model = Qwen2_5_VLForConditionalGeneration(presets.build_config(spec, tokenizer))
     cpu = time.process_time()
     pretraining = None
-    if args.steps and not args.checkpoint:
+    if pretrain_steps:
         settings = VisionPretrainConfig(steps=args.steps, train_dives=args.pretrain_dives, frames=args.frames,
                                         size=args.size, orientation_weight=args.orientation_weight)
         pretraining = pretrain_vision(model, processor, settings).to_dict()
@@ -149,8 +150,7 @@ def main(argv=None) -> int:
     train_x = torch.tensor((train_x - mean) / std, dtype=torch.float32)
     test_x = torch.tensor((test_x - mean) / std, dtype=torch.float32)
     result = {"checkpoint": args.checkpoint, "frames": args.frames, "size": args.size,
-              "steps": 0 if args.checkpoint else args.steps,
-              "orientation_weight": None if args.checkpoint else args.orientation_weight,
+              "steps": pretrain_steps, "orientation_weight": None if args.checkpoint else args.orientation_weight,
               "pretrain_cpu_s": round(pretrain_cpu, 1),
               "pretraining": pretraining, "machine": {"cpu": cpu_name(), "cpu_capability": cpu_capability()},
               "probes": {}}
