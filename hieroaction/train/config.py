@@ -115,6 +115,7 @@ class TrainConfig:
     sgd_momentum: float = 0.0  # momentum of the sgd optimizer
     optimizer_state: str | None = None  # a checkpoint-N folder: start with its optimizer's moments (hieroaction.train.optim)
     weight_average: dict[str, Any] | None = None  # {decay, start}: save the weights' running average (train.weight_average)
+    answer_weights: dict[str, float] | None = None  # SFT only, {part: weight}: loss weight of an answer part's tokens
     extra: dict[str, Any] = field(default_factory=dict)  # passed verbatim to trl's SFTConfig/GRPOConfig
 
 
@@ -361,6 +362,15 @@ def check_values(config: SFTRunConfig) -> None:
 
         try:
             WeightAverageSettings.from_mapping(t.weight_average)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    if t.answer_weights is not None:
+        from hieroaction.train.answer_weights import check_answer_weights
+
+        if isinstance(config, HPLRunConfig):
+            raise ConfigError("train.answer_weights: SFT only (HPL's loss weighs tokens by their reward; see hpl.credit)")
+        try:
+            check_answer_weights(t.answer_weights)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     if isinstance(config, HPLRunConfig):

@@ -368,6 +368,8 @@ class VideoSFTCollator:
     ``prompt_builder(row) -> messages`` defaults to :class:`PromptBuilder` without frame settings.
     ``quarantine``: a row whose clip cannot be loaded is quarantined and replaced (:class:`TrainingQuarantine`);
     without one it raises :class:`TrainingClipError`.
+    ``answer_weights`` (``{part: weight}``, ``train.answer_weights``): the batch also carries ``label_weights``, each
+    answer token's loss weight (:mod:`hieroaction.train.answer_weights`).
     """
 
     def __init__(
@@ -377,8 +379,10 @@ class VideoSFTCollator:
         prompt_builder: Callable[[Mapping[str, Any]], list[dict]] | None = None,
         max_length: int | None = None,
         quarantine: TrainingQuarantine | None = None,
+        answer_weights: Mapping[str, float] | None = None,
     ):
         self.processor = processor
+        self.answer_weights = dict(answer_weights or {})
         self.clip_loader = clip_loader
         self.quarantine = quarantine
         self.prompt_builder = prompt_builder or PromptBuilder()
@@ -409,7 +413,7 @@ class VideoSFTCollator:
             rows, clips = self.quarantine.load_many(rows, self.clip)
         else:
             clips = [self.clip(row) for row in rows]
-        sequences, label_seqs, per_token_extra, video_parts = [], [], [], {}
+        sequences, label_seqs, weight_seqs, per_token_extra, video_parts = [], [], [], [], {}
         for row, clip in zip(rows, clips, strict=True):
             enc = self.encode_prompt(row, clip)
             prompt_ids = enc.pop("input_ids")[0].tolist()
@@ -427,6 +431,11 @@ class VideoSFTCollator:
                 )
             sequences.append(ids)
             label_seqs.append(labels)
+            if self.answer_weights:
+                from hieroaction.train.answer_weights import answer_token_weights
+
+                weight_seqs.append([1.0] * len(prompt_ids) + answer_token_weights(tokenizer, answer_ids,
+                                                                                   self.answer_weights))
             # per-token side inputs (mm_token_type_ids in transformers >= 5.2x): extend over the answer with 0 (text)
             per_token_extra.append(
                 {k: v[0].tolist() + [0] * len(answer_ids) for k, v in enc.items() if _is_per_token(v, len(prompt_ids))}
@@ -441,6 +450,8 @@ class VideoSFTCollator:
             "attention_mask": torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in sequences]),
             "labels": torch.tensor([s + [IGNORE_INDEX] * (width - len(s)) for s in label_seqs]),
         }
+        if weight_seqs:
+            batch["label_weights"] = torch.tensor([w + [0.0] * (width - len(w)) for w in weight_seqs])
         for key in per_token_extra[0]:
             batch[key] = torch.tensor([e[key] + [0] * (width - len(e[key])) for e in per_token_extra])
         for key, parts in video_parts.items():

@@ -28,6 +28,19 @@ def sft_trainer_class():
     from hieroaction.train.checkpoints import restore_checkpoint_weights
 
     class HieroSFTTrainer(SFTTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            """trl's loss, or with ``label_weights`` in the batch (``train.answer_weights``) the weighted one."""
+            weights = inputs.pop("label_weights", None)
+            if weights is None:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            from hieroaction.train.answer_weights import weighted_answer_loss
+
+            outputs = model(**inputs, use_cache=False, fused_lm_head=True)
+            loss = weighted_answer_loss(outputs.log_probs, outputs.label_mask, weights, num_items_in_batch)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                loss = loss * self.accelerator.num_processes  # as trl: DDP averages what each rank divided by all
+            return (loss, outputs) if return_outputs else loss
+
         def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
             target = model if model is not None else self.model
             sharded = self.is_fsdp_enabled or self.is_deepspeed_enabled
@@ -75,7 +88,11 @@ def run_sft(config: SFTRunConfig | str | Path, overrides: list[str] | tuple[str,
     run = prepare_run("sft", config, args, prepare_datasets)
     processor, callback, prepared = run.processor, run.callback, run.datasets
     collator = VideoSFTCollator(
-        processor, ClipLoader(config.data.frames_dir, run.frames), PromptBuilder(run.frames), quarantine=run.quarantine
+        processor,
+        ClipLoader(config.data.frames_dir, run.frames),
+        PromptBuilder(run.frames),
+        quarantine=run.quarantine,
+        answer_weights=config.train.answer_weights,
     )
     trainer = sft_trainer_class()(
         model=run.model,
