@@ -12,6 +12,11 @@ has a DD and as many awards as the dive has judges, this ranks the true scores a
 and says how often the model's DD is one its written code has among the training dives (a code can have more than one
 DD: the same dive from another board height).
 
+It also reads the awards alone: the award error is the mean absolute error of the mean of the awards an answer writes,
+on the answers that write one award per judge, beside the error of always answering the training dives' mean award
+(what a model that does not read the execution at all would score). The ranking falls apart when the first nears the
+second.
+
     .venv/bin/python benchmarks/score_parts.py --work runs/learning_proof [--json benchmarks/results/score_parts.json]
 """
 
@@ -62,6 +67,29 @@ def spearman(a: list[float], b: list[float]) -> float:
     return float(spearmanr(a, b)[0]) if len(a) > 2 else float("nan")
 
 
+def mean_award(awards) -> float:
+    return sum(float(a) for a in awards) / len(awards)
+
+
+def award_error(records: list[dict], gold: dict[str, Sample], train_mean: float) -> dict:
+    """The mean absolute error of the written mean award, and of always answering ``train_mean``, on the answers that
+    write one award per judge."""
+    errors, constant = [], []
+    for record in records:
+        sample = gold[record["sample_id"]]
+        awards = awards_of(record["completion"])
+        if awards is None or len(awards) != len(sample.judge_scores):
+            continue
+        truth = mean_award(sample.judge_scores)
+        errors.append(abs(mean_award(awards) - truth))
+        constant.append(abs(train_mean - truth))
+    return {
+        "award_answers": len(errors),
+        "award_error": sum(errors) / len(errors) if errors else float("nan"),
+        "award_error_of_train_mean": sum(constant) / len(constant) if constant else float("nan"),
+    }
+
+
 def score_parts(records: list[dict], gold: dict[str, Sample], dds_of_code: dict[str, set[float]]) -> dict:
     rows = defaultdict(list)
     own_code_dd = checked = 0
@@ -107,24 +135,29 @@ def main(argv=None) -> int:
 
     gold = read_samples(args.work / "test" / "samples.jsonl")
     dds_of_code: dict[str, set[float]] = defaultdict(set)
+    train_means: dict[int, float] = {}
     for seed in args.seeds:
-        for sample in read_samples(args.work / f"seed{seed}" / "samples.jsonl").values():
+        train = read_samples(args.work / f"seed{seed}" / "samples.jsonl").values()
+        for sample in train:
             dds_of_code[sample.action_code].add(float(sample.difficulty))
+        train_means[seed] = sum(mean_award(s.judge_scores) for s in train) / len(train)
 
     out = {}
     print("| model (seed) | answers read | written score | own DD x own awards | true DD x own awards "
-          "| own DD x true awards | own DD against true DD | DD of its own code |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| own DD x true awards | own DD against true DD | DD of its own code | award error (train mean's) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for seed in args.seeds:
         for system in ("sft", "hpl"):
             path = args.work / f"seed{seed}" / ("answers.json" if system == "hpl" else "answers_sft.json")
             if not path.exists():
                 continue
-            r = score_parts(answer_records(path, system), gold, dds_of_code)
+            records = answer_records(path, system)
+            r = {**score_parts(records, gold, dds_of_code), **award_error(records, gold, train_means[seed])}
             out[f"seed{seed}/{system}"] = r
             print(f"| {system.upper()} ({seed}) | {r['answers_read']} of {r['answers']} | {r['srcc_written']:.3f} "
                   f"| {r['srcc_own_dd_own_awards']:.3f} | {r['srcc_true_dd_own_awards']:.3f} "
-                  f"| {r['srcc_own_dd_true_awards']:.3f} | {r['dd_rank_against_true_dd']:.3f} | {r['dd_of_own_code']:.2f} |")
+                  f"| {r['srcc_own_dd_true_awards']:.3f} | {r['dd_rank_against_true_dd']:.3f} | {r['dd_of_own_code']:.2f} "
+                  f"| {r['award_error']:.2f} ({r['award_error_of_train_mean']:.2f}) |")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"work": str(args.work), "parts": out}, indent=2))

@@ -62,3 +62,26 @@ def test_a_wrong_dd_shows_and_answers_without_awards_are_not_read(tmp_path, scor
     assert parts["dd_of_own_code"] == pytest.approx(20 / 30)
     assert parts["srcc_true_dd_own_awards"] > 0.99  # the awards are still right
     assert parts["srcc_own_dd_true_awards"] < parts["srcc_true_dd_own_awards"]
+
+
+def test_award_error_reads_the_written_awards_against_a_constant_answer(tmp_path, score_parts):
+    test = draw_samples(40, seed=13, split="test")
+    gold = {s.sample_id: s for s in test}
+    train_mean = sum(score_parts.mean_award(s.judge_scores) for s in test) / len(test)
+    exact = score_parts.award_error(_records(test), gold, train_mean)
+    assert exact["award_answers"] == 40 and exact["award_error"] == 0.0
+    assert exact["award_error_of_train_mean"] > 0.1
+
+    def flatten(text, sample):  # every answer writes the same seven awards: no better than a constant
+        awards = ", ".join(f"J{j + 1} 7" for j in range(len(sample.judge_scores)))
+        return score_parts.AWARDS_LINE.sub(f"Awards {awards}:", text)
+
+    flat = score_parts.award_error(_records(test, flatten), gold, 7.0)
+    assert flat["award_error"] == pytest.approx(flat["award_error_of_train_mean"])
+    assert flat["award_error"] > exact["award_error"]
+
+    def drop_a_judge(text, sample):  # six awards for seven judges: not read
+        return text.replace(", J7 ", " J7x ") if len(sample.judge_scores) == 7 else text
+
+    partial = score_parts.award_error(_records(test, drop_a_judge), gold, train_mean)
+    assert partial["award_answers"] == sum(len(s.judge_scores) != 7 for s in test)
