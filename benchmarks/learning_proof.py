@@ -70,6 +70,7 @@ class Plan:
     sampled: int = 0  # sampled answers per held-out dive and system, besides the greedy one (HPL's objective)
     overrides: dict[str, list[str]] = field(default_factory=dict)  # "sft"/"hpl": KEY=VALUE after the configs
     quick: bool = False  # the plumbing run: answers cut off at a few tokens on purpose
+    build_seed: int = 0  # the preset build's seed (its random weights and the tower's pretraining draws)
 
 
 def stage_config(preset: str, stage: str) -> Path:
@@ -101,13 +102,13 @@ def plan_from_args(args) -> Plan:
         return Plan(preset, args.device, args.seeds or [0, 1], 16, 8, 4, 2,
                     {"sampler": "uniform", "count": 4, "size": 56}, 24, sft_config, hpl_config, n_boot=100,
                     parallel=args.parallel, cpu_threads=args.cpu_threads, sampled=args.sampled, overrides=stage_sets,
-                    quick=True)
+                    quick=True, build_seed=getattr(args, "build_seed", 0))
     sft_steps = args.sft_steps or sft.train.max_steps
     hpl_steps = args.hpl_steps or hpl.train.max_steps
     return Plan(preset, args.device, args.seeds or [0, 1], args.train, args.test, sft_steps, hpl_steps,
                 config_frames(sft_config), args.max_new_tokens, sft_config, hpl_config, n_boot=args.n_boot,
                 parallel=args.parallel, cpu_threads=args.cpu_threads, eval_batch=args.eval_batch, overrides=stage_sets,
-                sampled=args.sampled)
+                sampled=args.sampled, build_seed=getattr(args, "build_seed", 0))
 
 
 def use_device_threads(plan: Plan) -> None:
@@ -575,7 +576,8 @@ def run(plan: Plan, work: Path) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     log.info("plan: %s", plan)
     _, test_time = timed(prepare, test_samples(plan.n_test), work / "test", plan, TEST_DRAW_SEED, shared_by=1)
-    model_dir, build_time = timed(build_offline_model, plan.preset, work / f"model_{plan.preset}", device=plan.device)
+    model_dir, build_time = timed(build_offline_model, plan.preset, work / f"model_{plan.preset}", device=plan.device,
+                                  seed=plan.build_seed)
     preset_info = json.loads((model_dir / PRESET_INFO_FILE).read_text())
     budgets = check_answer_budgets(plan, work, model_dir)
     per_seed = map_jobs(_run_seed_in_worker, [(plan, work, model_dir, seed) for seed in plan.seeds], plan.parallel)
@@ -740,6 +742,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hpl-set", dest="hpl_set", action="append", metavar="KEY=VALUE",
                         help="override of the HPL config (repeatable), as `hieroaction train hpl --set`")
     parser.add_argument("--n-boot", dest="n_boot", type=int, default=1000)
+    parser.add_argument("--build-seed", dest="build_seed", type=int, default=0,
+                        help="the preset build's seed: its random weights and its vision pretraining's draws")
     parser.add_argument("--parallel", type=int, default=1, help="seeds trained at once (processes; CPU: one per core)")
     parser.add_argument("--cpu-threads", dest="cpu_threads", type=int, default=1, help="torch threads per process")
     parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "learning.json"), help="or - for none")

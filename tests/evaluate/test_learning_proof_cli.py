@@ -93,6 +93,13 @@ def test_stage_overrides_reach_the_plan_and_a_bad_one_stops_before_any_work(tmp_
     assert not any(tmp_path.iterdir())
 
 
+def test_the_build_seed_reaches_the_plan_and_its_record():
+    proof = _proof()
+    assert proof.plan_from_args(proof.build_parser().parse_args([])).build_seed == 0
+    plan = proof.plan_from_args(proof.build_parser().parse_args(["--build-seed", "3"]))
+    assert plan.build_seed == 3 and proof.plan_record(plan)["build_seed"] == 3
+
+
 def test_limits_that_would_cut_off_target_answers_stop_before_any_training(tmp_path, tiny_checkpoint):
     """The answering limit must hold every held-out dive's full answer and HPL's every training dive's."""
     from hieroaction.datasets import write_jsonl
