@@ -13,15 +13,23 @@ CPUINFO = Path("/proc/cpuinfo")
 
 
 def cpu_name(cpuinfo: Path = CPUINFO) -> str:
-    """The CPU's model name (``AMD EPYC 7B13``), from /proc/cpuinfo where there is one, else what ``platform`` says."""
+    """The CPU's model name with its family and model numbers (``AMD EPYC 7B13, family 25 model 1``), from
+    /proc/cpuinfo where there is one, else what ``platform`` says. The numbers are kept because a virtual machine may
+    name only ``AMD EPYC``, and two generations under that name train different models from the same seed."""
+    fields: dict[str, str] = {}
     try:
         for line in cpuinfo.read_text(errors="replace").splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "model name" and value.strip():
-                return value.strip()
+            if not key.strip() and fields:
+                break  # the first processor's block is enough
+            fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor() or platform.machine() or "unknown CPU"
+    name = fields.get("model name")
+    if not name:
+        return platform.processor() or platform.machine() or "unknown CPU"
+    numbers = [f"{key.split()[-1]} {fields[key]}" for key in ("cpu family", "model") if fields.get(key)]
+    return ", ".join([name, " ".join(numbers)]) if numbers else name
 
 
 def cpu_capability() -> str:

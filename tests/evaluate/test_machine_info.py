@@ -10,6 +10,17 @@ def test_cpu_name_reads_the_model_name_from_cpuinfo(tmp_path):
     assert info.cpu_name(cpuinfo) == "AMD EPYC 7B13"
 
 
+def test_cpu_name_keeps_family_and_model_so_generations_under_one_name_differ(tmp_path):
+    info = load_script("machine_info")
+    names = []
+    for family, model in (("25", "1"), ("26", "2")):
+        cpuinfo = tmp_path / f"cpuinfo{family}"
+        cpuinfo.write_text(f"processor\t: 0\ncpu family\t: {family}\nmodel\t\t: {model}\nmodel name\t: AMD EPYC\n\n"
+                           "processor\t: 1\ncpu family\t: 99\nmodel\t\t: 9\nmodel name\t: AMD EPYC\n")
+        names.append(info.cpu_name(cpuinfo))
+    assert names == ["AMD EPYC, family 25 model 1", "AMD EPYC, family 26 model 2"]
+
+
 def test_cpu_name_falls_back_when_there_is_no_cpuinfo(tmp_path):
     info = load_script("machine_info")
     assert info.cpu_name(tmp_path / "missing") not in ("", None)
