@@ -116,6 +116,7 @@ class TrainConfig:
     optimizer_state: str | None = None  # a checkpoint-N folder: start with its optimizer's moments (hieroaction.train.optim)
     weight_average: dict[str, Any] | None = None  # {decay, start}: save the weights' running average (train.weight_average)
     answer_weights: dict[str, float] | None = None  # SFT only, {part: weight}: loss weight of an answer part's tokens
+    answer_noise: float = 0.0  # SFT only: share of the answer tokens the model reads replaced by random ones
     extra: dict[str, Any] = field(default_factory=dict)  # passed verbatim to trl's SFTConfig/GRPOConfig
 
 
@@ -371,6 +372,15 @@ def check_values(config: SFTRunConfig) -> None:
             raise ConfigError("train.answer_weights: SFT only (HPL's loss weighs tokens by their reward; see hpl.credit)")
         try:
             check_answer_weights(t.answer_weights)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    if t.answer_noise:
+        from hieroaction.train.answer_noise import check_answer_noise
+
+        if isinstance(config, HPLRunConfig):
+            raise ConfigError("train.answer_noise: SFT only (HPL trains on the model's own answers)")
+        try:
+            check_answer_noise(t.answer_noise)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     if isinstance(config, HPLRunConfig):

@@ -370,6 +370,9 @@ class VideoSFTCollator:
     without one it raises :class:`TrainingClipError`.
     ``answer_weights`` (``{part: weight}``, ``train.answer_weights``): the batch also carries ``label_weights``, each
     answer token's loss weight (:mod:`hieroaction.train.answer_weights`).
+    ``answer_noise`` (``train.answer_noise``): that share of the answer tokens the model reads is replaced by random
+    ones, drawn from a generator seeded with ``noise_seed``; the labels stay the gold answer
+    (:mod:`hieroaction.train.answer_noise`).
     """
 
     def __init__(
@@ -380,9 +383,14 @@ class VideoSFTCollator:
         max_length: int | None = None,
         quarantine: TrainingQuarantine | None = None,
         answer_weights: Mapping[str, float] | None = None,
+        answer_noise: float = 0.0,
+        noise_seed: int = 0,
     ):
         self.processor = processor
         self.answer_weights = dict(answer_weights or {})
+        self.answer_noise = float(answer_noise or 0.0)
+        self._noise_rng = random.Random(noise_seed)
+        self._replacements: list[int] | None = None
         self.clip_loader = clip_loader
         self.quarantine = quarantine
         self.prompt_builder = prompt_builder or PromptBuilder()
@@ -405,6 +413,16 @@ class VideoSFTCollator:
         enc = self.processor(text=[text], videos=[clip], do_sample_frames=False, return_tensors="pt")
         return dict(enc)
 
+    def read_answer(self, tokenizer, answer_ids: list[int]) -> list[int]:
+        """The answer tokens the model reads: the gold ones, or with ``answer_noise`` some replaced."""
+        if not self.answer_noise:
+            return answer_ids
+        from hieroaction.train.answer_noise import noisy_answer_ids, ordinary_token_ids
+
+        if self._replacements is None:
+            self._replacements = ordinary_token_ids(tokenizer)
+        return noisy_answer_ids(answer_ids, self.answer_noise, self._replacements, self._noise_rng)
+
     def __call__(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         import torch
 
@@ -422,7 +440,7 @@ class VideoSFTCollator:
             if target is None:
                 raise TrainingDataError(f"sample {row.get('sample_id', '?')!r}: field 'target' is missing")
             answer_ids = answer_token_ids(tokenizer, target)
-            ids = prompt_ids + answer_ids
+            ids = prompt_ids + self.read_answer(tokenizer, answer_ids)
             labels = [IGNORE_INDEX] * len(prompt_ids) + answer_ids
             if self.max_length is not None and len(ids) > self.max_length:
                 raise TrainingDataError(

@@ -23,7 +23,8 @@ log = logging.getLogger("hieroaction.train")
 # TrainConfig fields the project interprets itself (or maps under another name) instead of passing to trl by name.
 OWN_TRAIN_FIELDS = frozenset(
     {"resume", "min_free_disk_gb", "extra", "report_to", "bf16", "cpu_threads", "optimizer", "save_optimizer",
-     "dataloader_num_workers", "keep_checkpoints", "weight_average", "answer_weights"}
+     "dataloader_num_workers", "keep_checkpoints", "weight_average", "answer_weights",
+     "answer_noise"}
 )
 
 

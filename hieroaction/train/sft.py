@@ -93,6 +93,8 @@ def run_sft(config: SFTRunConfig | str | Path, overrides: list[str] | tuple[str,
         PromptBuilder(run.frames),
         quarantine=run.quarantine,
         answer_weights=config.train.answer_weights,
+        answer_noise=config.train.answer_noise,
+        noise_seed=config.train.seed,
     )
     trainer = sft_trainer_class()(
         model=run.model,

@@ -1,0 +1,43 @@
+"""Noisy answer inputs in SFT (``train.answer_noise``): the model reads a few wrong answer tokens, and is still
+trained to write the right ones after them.
+
+Why: SFT only ever shows the model the gold answer (teacher forcing), so it never learns to go on after a token of
+its own that is wrong. A small greedy answerer that writes one odd token in a step line (``2.0`` where a label
+belongs) then derails the rest of the line, and the answer breaks the grammar (benchmarks/LEARNING.md, "SFT's format
+validity"). Here each answer token the model *reads* is, with probability ``rate``, replaced by a random ordinary
+token; the labels stay the gold answer, so the token after a replaced one is still trained to be the right one
+(the input-corruption remedy for exposure bias, as in word dropout and scheduled sampling). The prompt, the video
+tokens and the loss are untouched; at rate 0 the batch is exactly the plain one.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from typing import Any
+
+MAX_RATE = 0.5
+
+
+def check_answer_noise(rate: Any, key: str = "train.answer_noise") -> float:
+    """The rate as a float in [0, 0.5]; one line naming the key otherwise."""
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate):
+        raise ValueError(f"{key}: expected a number, got {rate!r}")
+    if not 0 <= rate <= MAX_RATE:
+        raise ValueError(f"{key}: must be in [0, {MAX_RATE:g}] (the share of answer tokens replaced), got {rate!r}")
+    return float(rate)
+
+
+def ordinary_token_ids(tokenizer) -> list[int]:
+    """Every id of the tokenizer but its special tokens (a replacement never writes a chat or vision marker)."""
+    special = set(tokenizer.all_special_ids)
+    return [i for i in range(len(tokenizer)) if i not in special]
+
+
+def noisy_answer_ids(answer_ids: Sequence[int], rate: float, replacements: Sequence[int],
+                     rng: random.Random) -> list[int]:
+    """``answer_ids`` with each token replaced, with probability ``rate``, by one drawn from ``replacements``."""
+    if rate <= 0:
+        return list(answer_ids)
+    return [rng.choice(replacements) if rng.random() < rate else token for token in answer_ids]

@@ -1,0 +1,79 @@
+"""``train.answer_noise``: the model reads some wrong answer tokens and is trained on the gold ones, nothing else
+changes, the draws repeat with the seed, and bad rates are refused."""
+
+import random
+
+import pytest
+import yaml
+
+from hieroaction.train.answer_noise import check_answer_noise, noisy_answer_ids, ordinary_token_ids
+from hieroaction.train.config import ConfigError, HPLRunConfig, SFTRunConfig, load_config
+
+
+@pytest.mark.parametrize(
+    ("rate", "message"),
+    [(0.6, "must be in [0, 0.5]"), (-0.1, "must be in [0, 0.5]"), ("some", "expected a number"),
+     (True, "expected a number"), (float("nan"), "expected a number")],
+)
+def test_bad_rates_are_refused_in_one_line_naming_the_key(rate, message):
+    with pytest.raises(ValueError) as caught:
+        check_answer_noise(rate)
+    assert str(caught.value).startswith(f"train.answer_noise: {message}") and "\n" not in str(caught.value)
+
+
+def test_the_rate_is_the_share_replaced_and_the_draws_repeat_with_the_seed():
+    answer = list(range(100, 110)) * 500
+    pool = [1, 2, 3]
+    noisy = noisy_answer_ids(answer, 0.1, pool, random.Random(7))
+    changed = [n for n, a in zip(noisy, answer, strict=True) if n != a]
+    assert 0.08 < len(changed) / len(answer) < 0.12 and set(changed) <= set(pool)
+    assert noisy == noisy_answer_ids(answer, 0.1, pool, random.Random(7))
+    assert noisy != noisy_answer_ids(answer, 0.1, pool, random.Random(8))
+    assert noisy_answer_ids(answer, 0.0, pool, random.Random(7)) == answer
+
+
+def test_a_replacement_is_never_a_special_token(tiny_checkpoint):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
+    ordinary = ordinary_token_ids(tokenizer)
+    assert tokenizer.all_special_ids and not set(ordinary) & set(tokenizer.all_special_ids)
+    assert len(ordinary) == len(tokenizer) - len(set(tokenizer.all_special_ids))
+
+
+def test_noisy_inputs_keep_the_prompt_and_the_gold_labels_and_a_run_trains(sft_workspace, monkeypatch):
+    import hieroaction.train.runner as runner
+    from hieroaction.train.sft import run_sft
+
+    seen = {}
+    original = runner.train_and_save
+
+    def capture(trainer, run, config, stage, plan, *args, **kwargs):
+        seen["trainer"] = trainer
+        return original(trainer, run, config, stage, plan, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "train_and_save", capture)
+    config = load_config(sft_workspace, SFTRunConfig, ["train.answer_noise=0.3", "train.max_steps=2"])
+    assert (run_sft(config) / "config.json").is_file()
+
+    collator = seen["trainer"].data_collator
+    rows = [seen["trainer"].train_dataset[i] for i in range(2)]
+    noisy = collator(rows)
+    collator.answer_noise = 0.0
+    plain = collator(rows)
+    assert (noisy["labels"] == plain["labels"]).all()
+    answer = plain["labels"] != -100
+    assert (noisy["input_ids"][~answer] == plain["input_ids"][~answer]).all()  # prompt, video and padding untouched
+    replaced = (noisy["input_ids"][answer] != plain["input_ids"][answer]).float().mean().item()
+    assert 0.1 < replaced < 0.5
+    assert not set(noisy["input_ids"][answer].tolist()) & set(collator.processor.tokenizer.all_special_ids) - set(
+        plain["input_ids"][answer].tolist())
+
+
+def test_answer_noise_is_sft_only_and_checked_when_the_config_loads(tmp_path, sft_workspace):
+    path = tmp_path / "hpl.yaml"
+    path.write_text(yaml.safe_dump({"train": {"answer_noise": 0.05}, "hpl": {}}))
+    with pytest.raises(ConfigError, match=r"hpl\.yaml: train\.answer_noise: SFT only"):
+        load_config(path, HPLRunConfig)
+    with pytest.raises(ConfigError, match=r"train\.answer_noise: must be in \[0, 0\.5\]"):
+        load_config(sft_workspace, SFTRunConfig, ["train.answer_noise=0.9"])
