@@ -99,8 +99,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--n-boot", dest="n_boot", type=int, default=1000)
     parser.add_argument("--json", default="-", help="write the figures here (- for none)")
+    parser.add_argument("--what", default="", help="what the two proofs are (how each was run), kept in the JSON")
     args = parser.parse_args(argv)
-    result = compare(args.base.resolve(), args.other.resolve(), args.seeds, args.n_boot)
+    result = {"what": args.what, **compare(args.base.resolve(), args.other.resolve(), args.seeds, args.n_boot)}
     learning_proof.publish(markdown(result), result, args.json)
     return 0
 
