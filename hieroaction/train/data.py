@@ -12,6 +12,7 @@ target's tokens after the prompt's is exactly what generation sees, so training 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -372,7 +373,8 @@ class VideoSFTCollator:
     answer token's loss weight (:mod:`hieroaction.train.answer_weights`).
     ``answer_noise`` (``train.answer_noise``): that share of the answer tokens the model reads is replaced by random
     ones, drawn from a generator seeded with ``noise_seed``; the labels stay the gold answer
-    (:mod:`hieroaction.train.answer_noise`).
+    (:mod:`hieroaction.train.answer_noise`). A resumed run draws from the seed again, so it is seeded but not
+    bit-identical with an uninterrupted one; evaluation reads the gold answers (:meth:`without_noise`).
     """
 
     def __init__(
@@ -412,6 +414,12 @@ class VideoSFTCollator:
         clip = self.clip(row) if clip is None else clip
         enc = self.processor(text=[text], videos=[clip], do_sample_frames=False, return_tensors="pt")
         return dict(enc)
+
+    def without_noise(self) -> VideoSFTCollator:
+        """The same collator reading the gold answers (for evaluation)."""
+        plain = copy.copy(self)
+        plain.answer_noise = 0.0
+        return plain
 
     def read_answer(self, tokenizer, answer_ids: list[int]) -> list[int]:
         """The answer tokens the model reads: the gold ones, or with ``answer_noise`` some replaced."""

@@ -41,6 +41,17 @@ def sft_trainer_class():
                 loss = loss * self.accelerator.num_processes  # as trl: DDP averages what each rank divided by all
             return (loss, outputs) if return_outputs else loss
 
+        def get_eval_dataloader(self, eval_dataset=None):
+            """The evaluation reads the gold answers: ``train.answer_noise`` is a training input, not a test one."""
+            collator = self.data_collator
+            if not getattr(collator, "answer_noise", 0):
+                return super().get_eval_dataloader(eval_dataset)
+            self.data_collator = collator.without_noise()
+            try:
+                return super().get_eval_dataloader(eval_dataset)
+            finally:
+                self.data_collator = collator
+
         def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
             target = model if model is not None else self.model
             sharded = self.is_fsdp_enabled or self.is_deepspeed_enabled

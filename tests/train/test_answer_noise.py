@@ -77,3 +77,30 @@ def test_answer_noise_is_sft_only_and_checked_when_the_config_loads(tmp_path, sf
         load_config(path, HPLRunConfig)
     with pytest.raises(ConfigError, match=r"train\.answer_noise: must be in \[0, 0\.5\]"):
         load_config(sft_workspace, SFTRunConfig, ["train.answer_noise=0.9"])
+
+
+def test_evaluation_reads_the_gold_answers(sft_workspace, monkeypatch):
+    """With ``data.eval`` set the eval loss is measured on clean inputs: the noise is a training input only."""
+    import hieroaction.train.runner as runner
+    from hieroaction.train.sft import run_sft
+
+    seen = {}
+    original = runner.train_and_save
+
+    def capture(trainer, run, config, stage, plan, *args, **kwargs):
+        seen["trainer"] = trainer
+        return original(trainer, run, config, stage, plan, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "train_and_save", capture)
+    table = yaml.safe_load(sft_workspace.read_text())["data"]["train"]
+    config = load_config(sft_workspace, SFTRunConfig,
+                         ["train.answer_noise=0.5", "train.max_steps=1", f"data.eval={table}"])
+    run_sft(config)
+    trainer = seen["trainer"]
+    eval_collator = trainer.get_eval_dataloader().collate_fn
+    rows = [trainer.eval_dataset[i] for i in range(2)]
+    batch = eval_collator(rows)
+    answer = batch["labels"] != -100
+    assert (batch["input_ids"][answer] == batch["labels"][answer]).all()
+    noisy = trainer.data_collator(rows)  # training still reads noisy answers
+    assert (noisy["input_ids"][answer] != noisy["labels"][answer]).any()
