@@ -30,9 +30,11 @@ def check_answer_noise(rate: Any, key: str = "train.answer_noise") -> float:
 
 
 def ordinary_token_ids(tokenizer) -> list[int]:
-    """Every id of the tokenizer but its special tokens (a replacement never writes a chat or vision marker)."""
-    special = set(tokenizer.all_special_ids)
-    return [i for i in range(len(tokenizer)) if i not in special]
+    """Every id of the tokenizer but its added tokens (chat and vision markers): a replaced ``<|video_pad|>`` would
+    add a video token with no features behind it. ``all_special_ids`` alone is not enough: it names only the
+    tokens given a role (eos, pad), not every marker a tokenizer adds."""
+    added = set(tokenizer.all_special_ids) | set(getattr(tokenizer, "added_tokens_decoder", {}))
+    return [i for i in range(len(tokenizer)) if i not in added]
 
 
 def noisy_answer_ids(answer_ids: Sequence[int], rate: float, replacements: Sequence[int],

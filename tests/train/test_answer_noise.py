@@ -32,13 +32,16 @@ def test_the_rate_is_the_share_replaced_and_the_draws_repeat_with_the_seed():
     assert noisy_answer_ids(answer, 0.0, pool, random.Random(7)) == answer
 
 
-def test_a_replacement_is_never_a_special_token(tiny_checkpoint):
+def test_a_replacement_is_never_a_chat_or_vision_marker(tiny_checkpoint):
+    """Every added token is left out, the video placeholder above all (a replaced one breaks the batch)."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
-    ordinary = ordinary_token_ids(tokenizer)
-    assert tokenizer.all_special_ids and not set(ordinary) & set(tokenizer.all_special_ids)
-    assert len(ordinary) == len(tokenizer) - len(set(tokenizer.all_special_ids))
+    ordinary = set(ordinary_token_ids(tokenizer))
+    markers = {tokenizer.convert_tokens_to_ids(t) for t in ("<|video_pad|>", "<|image_pad|>", "<|vision_start|>",
+                                                            "<|vision_end|>", "<|im_start|>", "<|im_end|>")}
+    assert not ordinary & (markers | set(tokenizer.all_special_ids))
+    assert len(ordinary) == len(tokenizer) - len(tokenizer.added_tokens_decoder)
 
 
 def test_noisy_inputs_keep_the_prompt_and_the_gold_labels_and_a_run_trains(sft_workspace, monkeypatch):
@@ -66,8 +69,8 @@ def test_noisy_inputs_keep_the_prompt_and_the_gold_labels_and_a_run_trains(sft_w
     assert (noisy["input_ids"][~answer] == plain["input_ids"][~answer]).all()  # prompt, video and padding untouched
     replaced = (noisy["input_ids"][answer] != plain["input_ids"][answer]).float().mean().item()
     assert 0.1 < replaced < 0.5
-    assert not set(noisy["input_ids"][answer].tolist()) & set(collator.processor.tokenizer.all_special_ids) - set(
-        plain["input_ids"][answer].tolist())
+    added = set(collator.processor.tokenizer.added_tokens_decoder)
+    assert not set(noisy["input_ids"][answer].tolist()) & added - set(plain["input_ids"][answer].tolist())
 
 
 def test_answer_noise_is_sft_only_and_checked_when_the_config_loads(tmp_path, sft_workspace):
