@@ -14,19 +14,45 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from hieroaction.rewards.credit import CREDIT_CLASSES, token_credit_classes
 
 MAX_RATE = 0.5
 
 
-def check_answer_noise(rate: Any, key: str = "train.answer_noise") -> float:
-    """The rate as a float in [0, 0.5]; one line naming the key otherwise."""
+def _check_rate(rate: Any, key: str) -> float:
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate):
         raise ValueError(f"{key}: expected a number, got {rate!r}")
     if not 0 <= rate <= MAX_RATE:
         raise ValueError(f"{key}: must be in [0, {MAX_RATE:g}] (the share of answer tokens replaced), got {rate!r}")
     return float(rate)
+
+
+def check_answer_noise(value: Any, key: str = "train.answer_noise") -> dict[str, float]:
+    """``{part: rate}`` for every answer part from one rate or a mapping of some parts (the others 0), each rate in
+    [0, 0.5]; one line naming the key otherwise."""
+    if value is None:
+        return dict.fromkeys(CREDIT_CLASSES, 0.0)
+    if not isinstance(value, Mapping):
+        return dict.fromkeys(CREDIT_CLASSES, _check_rate(value, key))
+    rates = dict.fromkeys(CREDIT_CLASSES, 0.0)
+    for part, rate in value.items():
+        if part not in CREDIT_CLASSES:
+            raise ValueError(f"{key}.{part}: unknown answer part; choose from {list(CREDIT_CLASSES)}")
+        rates[part] = _check_rate(rate, f"{key}.{part}")
+    return rates
+
+
+def token_noise_rates(tokenizer, answer_ids: Sequence[int], rates: Mapping[str, float]) -> list[float]:
+    """Each answer token's replacement rate, by the part of the answer it belongs to."""
+    per_class = [rates.get(name, 0.0) for name in CREDIT_CLASSES]
+    if len(set(per_class)) == 1:
+        return [per_class[0]] * len(answer_ids)
+    from hieroaction.train.level_credit import token_pieces
+
+    return [per_class[c] for c in token_credit_classes(token_pieces(tokenizer, answer_ids))]
 
 
 def ordinary_token_ids(tokenizer) -> list[int]:
@@ -37,9 +63,8 @@ def ordinary_token_ids(tokenizer) -> list[int]:
     return [i for i in range(len(tokenizer)) if i not in added]
 
 
-def noisy_answer_ids(answer_ids: Sequence[int], rate: float, replacements: Sequence[int],
+def noisy_answer_ids(answer_ids: Sequence[int], rates: Sequence[float], replacements: Sequence[int],
                      rng: random.Random) -> list[int]:
-    """``answer_ids`` with each token replaced, with probability ``rate``, by one drawn from ``replacements``."""
-    if rate <= 0:
-        return list(answer_ids)
-    return [rng.choice(replacements) if rng.random() < rate else token for token in answer_ids]
+    """``answer_ids`` with token i replaced, with probability ``rates[i]``, by one drawn from ``replacements``."""
+    return [rng.choice(replacements) if rng.random() < rate else token
+            for token, rate in zip(answer_ids, rates, strict=True)]

@@ -116,7 +116,8 @@ class TrainConfig:
     optimizer_state: str | None = None  # a checkpoint-N folder: start with its optimizer's moments (hieroaction.train.optim)
     weight_average: dict[str, Any] | None = None  # {decay, start}: save the weights' running average (train.weight_average)
     answer_weights: dict[str, float] | None = None  # SFT only, {part: weight}: loss weight of an answer part's tokens
-    answer_noise: float = 0.0  # SFT only: share of the answer tokens the model reads replaced by random ones
+    answer_noise: float | dict[str, float] = 0.0  # SFT only: share of the answer tokens the model reads replaced
+    # by random ones, for the whole answer or {part: rate} (train.answer_noise)
     extra: dict[str, Any] = field(default_factory=dict)  # passed verbatim to trl's SFTConfig/GRPOConfig
 
 

@@ -371,8 +371,8 @@ class VideoSFTCollator:
     without one it raises :class:`TrainingClipError`.
     ``answer_weights`` (``{part: weight}``, ``train.answer_weights``): the batch also carries ``label_weights``, each
     answer token's loss weight (:mod:`hieroaction.train.answer_weights`).
-    ``answer_noise`` (``train.answer_noise``): that share of the answer tokens the model reads is replaced by random
-    ones, drawn from a generator seeded with ``noise_seed``; the labels stay the gold answer
+    ``answer_noise`` (``train.answer_noise``, a rate or ``{part: rate}``): that share of the answer tokens the model
+    reads is replaced by random ones, drawn from a generator seeded with ``noise_seed``; the labels stay the gold answer
     (:mod:`hieroaction.train.answer_noise`). A resumed run draws from the seed again, so it is seeded but not
     bit-identical with an uninterrupted one; evaluation reads the gold answers (:meth:`without_noise`).
     """
@@ -385,12 +385,15 @@ class VideoSFTCollator:
         max_length: int | None = None,
         quarantine: TrainingQuarantine | None = None,
         answer_weights: Mapping[str, float] | None = None,
-        answer_noise: float = 0.0,
+        answer_noise: float | Mapping[str, float] | None = None,
         noise_seed: int = 0,
     ):
         self.processor = processor
         self.answer_weights = dict(answer_weights or {})
-        self.answer_noise = float(answer_noise or 0.0)
+        from hieroaction.train.answer_noise import check_answer_noise
+
+        rates = check_answer_noise(answer_noise)
+        self.answer_noise = rates if any(rates.values()) else {}
         self._noise_rng = random.Random(noise_seed)
         self._replacements: list[int] | None = None
         self.clip_loader = clip_loader
@@ -418,18 +421,19 @@ class VideoSFTCollator:
     def without_noise(self) -> VideoSFTCollator:
         """The same collator reading the gold answers (for evaluation)."""
         plain = copy.copy(self)
-        plain.answer_noise = 0.0
+        plain.answer_noise = {}
         return plain
 
     def read_answer(self, tokenizer, answer_ids: list[int]) -> list[int]:
         """The answer tokens the model reads: the gold ones, or with ``answer_noise`` some replaced."""
         if not self.answer_noise:
             return answer_ids
-        from hieroaction.train.answer_noise import noisy_answer_ids, ordinary_token_ids
+        from hieroaction.train.answer_noise import noisy_answer_ids, ordinary_token_ids, token_noise_rates
 
         if self._replacements is None:
             self._replacements = ordinary_token_ids(tokenizer)
-        return noisy_answer_ids(answer_ids, self.answer_noise, self._replacements, self._noise_rng)
+        rates = token_noise_rates(tokenizer, answer_ids, self.answer_noise)
+        return noisy_answer_ids(answer_ids, rates, self._replacements, self._noise_rng)
 
     def __call__(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         import torch

@@ -4,8 +4,10 @@ changes, the draws repeat with the seed, and bad rates are refused."""
 import random
 
 import pytest
+import torch
 import yaml
 
+from hieroaction.rewards.credit import CREDIT_CLASSES
 from hieroaction.train.answer_noise import check_answer_noise, noisy_answer_ids, ordinary_token_ids
 from hieroaction.train.config import ConfigError, HPLRunConfig, SFTRunConfig, load_config
 
@@ -24,12 +26,42 @@ def test_bad_rates_are_refused_in_one_line_naming_the_key(rate, message):
 def test_the_rate_is_the_share_replaced_and_the_draws_repeat_with_the_seed():
     answer = list(range(100, 110)) * 500
     pool = [1, 2, 3]
-    noisy = noisy_answer_ids(answer, 0.1, pool, random.Random(7))
+    tenth = [0.1] * len(answer)
+    noisy = noisy_answer_ids(answer, tenth, pool, random.Random(7))
     changed = [n for n, a in zip(noisy, answer, strict=True) if n != a]
     assert 0.08 < len(changed) / len(answer) < 0.12 and set(changed) <= set(pool)
-    assert noisy == noisy_answer_ids(answer, 0.1, pool, random.Random(7))
-    assert noisy != noisy_answer_ids(answer, 0.1, pool, random.Random(8))
-    assert noisy_answer_ids(answer, 0.0, pool, random.Random(7)) == answer
+    assert noisy == noisy_answer_ids(answer, tenth, pool, random.Random(7))
+    assert noisy != noisy_answer_ids(answer, tenth, pool, random.Random(8))
+    assert noisy_answer_ids(answer, [0.0] * len(answer), pool, random.Random(7)) == answer
+
+
+def test_one_rate_or_a_rate_per_part():
+    assert check_answer_noise(0.1) == {"format": 0.1, "action": 0.1, "steps": 0.1, "score": 0.1}
+    assert check_answer_noise({"steps": 0.2}) == {"format": 0.0, "action": 0.0, "steps": 0.2, "score": 0.0}
+    with pytest.raises(ValueError, match=r"^train\.answer_noise\.awards: unknown answer part"):
+        check_answer_noise({"awards": 0.1})
+    with pytest.raises(ValueError, match=r"^train\.answer_noise\.steps: must be in \[0, 0\.5\]"):
+        check_answer_noise({"steps": 0.7})
+
+
+def test_per_part_rates_reach_exactly_the_tokens_hpl_credits_to_that_part(tiny_checkpoint, real_samples):
+    """The same owner as HPL's level credit and answer_weights: the score part is never replaced at score rate 0."""
+    from transformers import AutoTokenizer
+
+    from hieroaction.reasoning.render import render_target
+    from hieroaction.train.answer_noise import token_noise_rates
+    from hieroaction.train.data import answer_token_ids
+    from hieroaction.train.level_credit import completion_classes
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
+    ids = answer_token_ids(tokenizer, render_target(real_samples[0]))
+    rates = token_noise_rates(tokenizer, ids, check_answer_noise({"format": 0.2, "steps": 0.3}))
+    expected = {"format": 0.2, "action": 0.0, "steps": 0.3, "score": 0.0}
+    classes = completion_classes(tokenizer, torch.tensor([ids]), torch.ones(1, len(ids)))[0].tolist()
+    assert rates == [expected[CREDIT_CLASSES[c]] for c in classes]
+    assert {0.0, 0.2, 0.3} <= set(rates)
+    noisy = noisy_answer_ids(ids, rates, [1], random.Random(0))
+    assert all(n == i for n, i, r in zip(noisy, ids, rates, strict=True) if r == 0.0)
 
 
 def test_a_replacement_is_never_a_chat_or_vision_marker(tiny_checkpoint):
