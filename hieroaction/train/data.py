@@ -396,6 +396,7 @@ class VideoSFTCollator:
         self.answer_noise = rates if any(rates.values()) else {}
         self._noise_rng = random.Random(noise_seed)
         self._replacements: list[int] | None = None
+        self._part_cache: dict[tuple, list[float]] = {}  # per target: its tokens' noise rates and loss weights
         self.clip_loader = clip_loader
         self.quarantine = quarantine
         self.prompt_builder = prompt_builder or PromptBuilder()
@@ -432,8 +433,10 @@ class VideoSFTCollator:
 
         if self._replacements is None:
             self._replacements = ordinary_token_ids(tokenizer)
-        rates = token_noise_rates(tokenizer, answer_ids, self.answer_noise)
-        return noisy_answer_ids(answer_ids, rates, self._replacements, self._noise_rng)
+        key = ("noise", tuple(answer_ids))
+        if key not in self._part_cache:  # a target's parts never change: class its tokens once, not every epoch
+            self._part_cache[key] = token_noise_rates(tokenizer, answer_ids, self.answer_noise)
+        return noisy_answer_ids(answer_ids, self._part_cache[key], self._replacements, self._noise_rng)
 
     def __call__(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         import torch
@@ -464,8 +467,10 @@ class VideoSFTCollator:
             if self.answer_weights:
                 from hieroaction.train.answer_weights import answer_token_weights
 
-                weight_seqs.append([1.0] * len(prompt_ids) + answer_token_weights(tokenizer, answer_ids,
-                                                                                   self.answer_weights))
+                key = ("weights", tuple(answer_ids))
+                if key not in self._part_cache:
+                    self._part_cache[key] = answer_token_weights(tokenizer, answer_ids, self.answer_weights)
+                weight_seqs.append([1.0] * len(prompt_ids) + self._part_cache[key])
             # per-token side inputs (mm_token_type_ids in transformers >= 5.2x): extend over the answer with 0 (text)
             per_token_extra.append(
                 {k: v[0].tolist() + [0] * len(answer_ids) for k, v in enc.items() if _is_per_token(v, len(prompt_ids))}
