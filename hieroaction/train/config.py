@@ -369,23 +369,25 @@ def check_values(config: SFTRunConfig) -> None:
     if t.answer_weights is not None:
         from hieroaction.train.answer_weights import check_answer_weights
 
-        if isinstance(config, HPLRunConfig):
-            raise ConfigError("train.answer_weights: SFT only (HPL's loss weighs tokens by their reward; see hpl.credit)")
-        try:
-            check_answer_weights(t.answer_weights)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        _check_sft_only(config, "train.answer_weights", t.answer_weights, check_answer_weights,
+                        "HPL's loss weighs tokens by their reward; see hpl.credit")
     if t.answer_noise:
         from hieroaction.train.answer_noise import check_answer_noise
 
-        if isinstance(config, HPLRunConfig):
-            raise ConfigError("train.answer_noise: SFT only (HPL trains on the model's own answers)")
-        try:
-            check_answer_noise(t.answer_noise)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        _check_sft_only(config, "train.answer_noise", t.answer_noise, check_answer_noise,
+                        "HPL trains on the model's own answers")
     if isinstance(config, HPLRunConfig):
         _check_hpl(config.hpl)
+
+
+def _check_sft_only(config: SFTRunConfig, key: str, value, check, why: str) -> None:
+    """An SFT-only training option: refused in an HPL config, else checked by ``check`` (one line naming the key)."""
+    if isinstance(config, HPLRunConfig):
+        raise ConfigError(f"{key}: SFT only ({why})")
+    try:
+        check(value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _check_hpl(settings: HPLSettings) -> None:

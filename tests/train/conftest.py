@@ -74,3 +74,20 @@ def sft_workspace(tmp_path, real_samples, tiny_checkpoint):
     path = tmp_path / "sft.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+@pytest.fixture
+def captured_trainer(monkeypatch):
+    """Runs train as usual and keeps the trainer it built: ``captured_trainer["trainer"]`` after the run (its
+    collator and datasets are what a test then reads)."""
+    import hieroaction.train.runner as runner
+
+    seen = {}
+    original = runner.train_and_save
+
+    def capture(trainer, run, config, stage, plan, *args, **kwargs):
+        seen["trainer"] = trainer
+        return original(trainer, run, config, stage, plan, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "train_and_save", capture)
+    return seen

@@ -76,18 +76,10 @@ def test_a_replacement_is_never_a_chat_or_vision_marker(tiny_checkpoint):
     assert len(ordinary) == len(tokenizer) - len(tokenizer.added_tokens_decoder)
 
 
-def test_noisy_inputs_keep_the_prompt_and_the_gold_labels_and_a_run_trains(sft_workspace, monkeypatch):
-    import hieroaction.train.runner as runner
+def test_noisy_inputs_keep_the_prompt_and_the_gold_labels_and_a_run_trains(sft_workspace, captured_trainer):
     from hieroaction.train.sft import run_sft
 
-    seen = {}
-    original = runner.train_and_save
-
-    def capture(trainer, run, config, stage, plan, *args, **kwargs):
-        seen["trainer"] = trainer
-        return original(trainer, run, config, stage, plan, *args, **kwargs)
-
-    monkeypatch.setattr(runner, "train_and_save", capture)
+    seen = captured_trainer
     config = load_config(sft_workspace, SFTRunConfig, ["train.answer_noise=0.3", "train.max_steps=2"])
     assert (run_sft(config) / "config.json").is_file()
 
@@ -114,19 +106,11 @@ def test_answer_noise_is_sft_only_and_checked_when_the_config_loads(tmp_path, sf
         load_config(sft_workspace, SFTRunConfig, ["train.answer_noise=0.9"])
 
 
-def test_evaluation_reads_the_gold_answers(sft_workspace, monkeypatch):
+def test_evaluation_reads_the_gold_answers(sft_workspace, captured_trainer):
     """With ``data.eval`` set the eval loss is measured on clean inputs: the noise is a training input only."""
-    import hieroaction.train.runner as runner
     from hieroaction.train.sft import run_sft
 
-    seen = {}
-    original = runner.train_and_save
-
-    def capture(trainer, run, config, stage, plan, *args, **kwargs):
-        seen["trainer"] = trainer
-        return original(trainer, run, config, stage, plan, *args, **kwargs)
-
-    monkeypatch.setattr(runner, "train_and_save", capture)
+    seen = captured_trainer
     table = yaml.safe_load(sft_workspace.read_text())["data"]["train"]
     config = load_config(sft_workspace, SFTRunConfig,
                          ["train.answer_noise=0.5", "train.max_steps=1", f"data.eval={table}"])

@@ -60,20 +60,12 @@ def test_weighted_loss_is_the_token_mean_at_weight_one_and_scales_the_weighted_t
     assert torch.allclose(weighted_answer_loss(log_probs, mask, ones, num_items_in_batch=10), -log_probs.sum() / 10)
 
 
-def test_sft_loss_with_unit_weights_is_trls_and_a_weighted_run_trains(sft_workspace, monkeypatch):
+def test_sft_loss_with_unit_weights_is_trls_and_a_weighted_run_trains(sft_workspace, captured_trainer):
     """The trainer's weighted path at weight 1 equals trl's own loss on the same batch; a run with a part weighted
     trains to the end."""
-    import hieroaction.train.runner as runner
     from hieroaction.train.sft import run_sft
 
-    seen = {}
-    original = runner.train_and_save
-
-    def capture(trainer, run, config, stage, plan, *args, **kwargs):
-        seen["trainer"] = trainer
-        return original(trainer, run, config, stage, plan, *args, **kwargs)
-
-    monkeypatch.setattr(runner, "train_and_save", capture)
+    seen = captured_trainer
     config = load_config(sft_workspace, SFTRunConfig, ["train.answer_weights={score: 4}", "train.max_steps=2"])
     final = run_sft(config)
     assert (final / "config.json").is_file()
