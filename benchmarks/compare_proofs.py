@@ -49,17 +49,14 @@ def check_same_dives(base: Path, other: Path) -> None:
         raise SystemExit(f"{paths[0]} and {paths[1]} differ: the proofs answered different held-out dives")
 
 
-def award_error(data: dict[str, Any], work: Path, seed: int) -> float:
-    gold = score_parts.read_samples(work / "test" / "samples.jsonl")
-    train = score_parts.read_samples(work / f"seed{seed}" / "samples.jsonl").values()
-    train_mean = sum(score_parts.mean_award(s.judge_scores) for s in train) / len(train)
-    return score_parts.award_error(data["records"], gold, train_mean)["award_error"]
-
-
 def compare(base: Path, other: Path, seeds: list[int], n_boot: int) -> dict[str, Any]:
     check_same_dives(base, other)
+    gold = score_parts.read_samples(base / "test" / "samples.jsonl")  # the same file in both folders
     rows = []
     for seed in seeds:
+        train_means = {work: score_parts.train_mean_award(
+            score_parts.read_samples(work / f"seed{seed}" / "samples.jsonl").values()) for work in (base, other)
+            if (work / f"seed{seed}" / "samples.jsonl").is_file()}
         for system in SYSTEM_FILES:
             a, b = load_answers(base, seed, system), load_answers(other, seed, system)
             if a is None or b is None:
@@ -67,7 +64,8 @@ def compare(base: Path, other: Path, seeds: list[int], n_boot: int) -> dict[str,
             sides = {}
             for name, data, work in (("base", a, base), ("other", b, other)):
                 report = learning_proof.system_report(data, n_boot)
-                sides[name] = {**{k: report[k] for k in SHOWN}, "award_error": award_error(data, work, seed)}
+                award = score_parts.award_error(data["records"], gold, train_means[work])["award_error"]
+                sides[name] = {**{k: report[k] for k in SHOWN}, "award_error": award}
             rows.append({"seed": seed, "system": system, **sides,
                          "other_minus_base": learning_proof.paired_report(a, b, n_boot)})
     if not rows:

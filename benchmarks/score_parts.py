@@ -71,6 +71,12 @@ def mean_award(awards) -> float:
     return sum(float(a) for a in awards) / len(awards)
 
 
+def train_mean_award(samples) -> float:
+    """The training dives' mean award: the constant answer the award error is set against."""
+    samples = list(samples)
+    return sum(mean_award(s.judge_scores) for s in samples) / len(samples)
+
+
 def award_error(records: list[dict], gold: dict[str, Sample], train_mean: float) -> dict:
     """The mean absolute error of the written mean award, and of always answering ``train_mean``, on the answers that
     write one award per judge."""
@@ -140,7 +146,7 @@ def main(argv=None) -> int:
         train = read_samples(args.work / f"seed{seed}" / "samples.jsonl").values()
         for sample in train:
             dds_of_code[sample.action_code].add(float(sample.difficulty))
-        train_means[seed] = sum(mean_award(s.judge_scores) for s in train) / len(train)
+        train_means[seed] = train_mean_award(train)
 
     out = {}
     print("| model (seed) | answers read | written score | own DD x own awards | true DD x own awards "

@@ -17,7 +17,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hieroaction.rewards.credit import CREDIT_CLASSES, token_credit_classes
+from hieroaction.rewards.credit import CREDIT_CLASSES
 
 MAX_RATE = 0.5
 
@@ -47,12 +47,9 @@ def check_answer_noise(value: Any, key: str = "train.answer_noise") -> dict[str,
 
 def token_noise_rates(tokenizer, answer_ids: Sequence[int], rates: Mapping[str, float]) -> list[float]:
     """Each answer token's replacement rate, by the part of the answer it belongs to."""
-    per_class = [rates.get(name, 0.0) for name in CREDIT_CLASSES]
-    if len(set(per_class)) == 1:
-        return [per_class[0]] * len(answer_ids)
-    from hieroaction.train.level_credit import token_pieces
+    from hieroaction.train.level_credit import token_part_values
 
-    return [per_class[c] for c in token_credit_classes(token_pieces(tokenizer, answer_ids))]
+    return token_part_values(tokenizer, answer_ids, rates, default=0.0)
 
 
 def ordinary_token_ids(tokenizer) -> list[int]:

@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hieroaction.rewards.credit import CREDIT_CLASSES, token_credit_classes
+from hieroaction.rewards.credit import CREDIT_CLASSES
 
 MAX_WEIGHT = 100.0
 
@@ -44,12 +44,9 @@ def check_answer_weights(mapping: Mapping[str, Any] | None, key: str = "train.an
 
 def answer_token_weights(tokenizer, answer_ids: Sequence[int], weights: Mapping[str, float]) -> list[float]:
     """The loss weight of each answer token (the ids of :func:`hieroaction.train.data.answer_token_ids`)."""
-    from hieroaction.train.level_credit import token_pieces
+    from hieroaction.train.level_credit import token_part_values
 
-    if not weights:
-        return [1.0] * len(answer_ids)
-    per_class = [weights.get(name, 1.0) for name in CREDIT_CLASSES]
-    return [per_class[c] for c in token_credit_classes(token_pieces(tokenizer, answer_ids))]
+    return token_part_values(tokenizer, answer_ids, weights, default=1.0)
 
 
 def weighted_answer_loss(log_probs, label_mask, token_weights, num_items_in_batch=None):

@@ -433,10 +433,16 @@ class VideoSFTCollator:
 
         if self._replacements is None:
             self._replacements = ordinary_token_ids(tokenizer)
-        key = ("noise", tuple(answer_ids))
-        if key not in self._part_cache:  # a target's parts never change: class its tokens once, not every epoch
-            self._part_cache[key] = token_noise_rates(tokenizer, answer_ids, self.answer_noise)
-        return noisy_answer_ids(answer_ids, self._part_cache[key], self._replacements, self._noise_rng)
+        rates = self.per_token(token_noise_rates, tokenizer, answer_ids, self.answer_noise)
+        return noisy_answer_ids(answer_ids, rates, self._replacements, self._noise_rng)
+
+    def per_token(self, values_of: Callable, tokenizer, answer_ids: list[int], per_part: Mapping[str, float]):
+        """``values_of(tokenizer, answer_ids, per_part)`` (a target's noise rates or loss weights), computed once per
+        target: a target's parts never change, and classing its tokens decodes each of them."""
+        key = (values_of, tuple(answer_ids))
+        if key not in self._part_cache:
+            self._part_cache[key] = values_of(tokenizer, answer_ids, per_part)
+        return self._part_cache[key]
 
     def __call__(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         import torch
@@ -467,10 +473,8 @@ class VideoSFTCollator:
             if self.answer_weights:
                 from hieroaction.train.answer_weights import answer_token_weights
 
-                key = ("weights", tuple(answer_ids))
-                if key not in self._part_cache:
-                    self._part_cache[key] = answer_token_weights(tokenizer, answer_ids, self.answer_weights)
-                weight_seqs.append([1.0] * len(prompt_ids) + self._part_cache[key])
+                weights = self.per_token(answer_token_weights, tokenizer, answer_ids, self.answer_weights)
+                weight_seqs.append([1.0] * len(prompt_ids) + weights)
             # per-token side inputs (mm_token_type_ids in transformers >= 5.2x): extend over the answer with 0 (text)
             per_token_extra.append(
                 {k: v[0].tolist() + [0] * len(answer_ids) for k, v in enc.items() if _is_per_token(v, len(prompt_ids))}

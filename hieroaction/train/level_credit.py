@@ -8,11 +8,11 @@ class. trl's loss accepts ``(B, T)`` advantages as they are. Whole-answer credit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 
-from hieroaction.rewards.credit import token_credit_classes
+from hieroaction.rewards.credit import CREDIT_CLASSES, token_credit_classes
 
 
 def token_pieces(tokenizer, ids: Sequence[int]) -> list[str]:
@@ -31,6 +31,16 @@ def token_pieces(tokenizer, ids: Sequence[int]) -> list[str]:
         out.append(piece)
         emitted += piece
     return out
+
+
+def token_part_values(tokenizer, ids: Sequence[int], per_part: Mapping[str, float], default: float) -> list[float]:
+    """Each token's value by the answer part (credit class) it belongs to, ``default`` for a part not in ``per_part``:
+    SFT's per-part loss weights and input noise rates, read off the same classes as HPL's level credit. When every
+    part has the same value no token is decoded."""
+    per_class = [float(per_part.get(name, default)) for name in CREDIT_CLASSES]
+    if len(set(per_class)) == 1:
+        return [per_class[0]] * len(ids)
+    return [per_class[c] for c in token_credit_classes(token_pieces(tokenizer, ids))]
 
 
 def completion_classes(tokenizer, completion_ids: torch.Tensor, completion_mask: torch.Tensor) -> torch.Tensor:

@@ -67,7 +67,7 @@ def test_a_wrong_dd_shows_and_answers_without_awards_are_not_read(tmp_path, scor
 def test_award_error_reads_the_written_awards_against_a_constant_answer(tmp_path, score_parts):
     test = draw_samples(40, seed=13, split="test")
     gold = {s.sample_id: s for s in test}
-    train_mean = sum(score_parts.mean_award(s.judge_scores) for s in test) / len(test)
+    train_mean = score_parts.train_mean_award(test)
     exact = score_parts.award_error(_records(test), gold, train_mean)
     assert exact["award_answers"] == 40 and exact["award_error"] == 0.0
     assert exact["award_error_of_train_mean"] > 0.1
