@@ -306,9 +306,11 @@ def answers(model_dir: Path, test, train, test_dir: Path, settings, reward_confi
 
 
 def answer_passes(model_dir: Path, test, train, test_dir: Path, settings, reward_config, plan: Plan,
-                  samplings: list[dict[str, Any] | None]) -> list[dict[str, Any]]:
+                  samplings: list[dict[str, Any] | None],
+                  decoding: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """One :func:`answers` result per entry of ``samplings`` (None: greedy), the model loaded and the rows built
-    once for all passes."""
+    once for all passes. ``decoding``: GenerationSettings fields for every pass (``num_beams``, say: how
+    ``benchmarks/decoding.py`` answers the same models another way)."""
     from hieroaction.evaluate.inference import GenerationSettings, generate_assessments
     from hieroaction.metrics.assessment import fallback_score, records_from_completions
     from hieroaction.model.loading import load_model
@@ -331,7 +333,7 @@ def answer_passes(model_dir: Path, test, train, test_dir: Path, settings, reward
             lambda i: loader(rows[i]),
             [r["prompt"] for r in rows],
             GenerationSettings(max_new_tokens=plan.max_new_tokens, batch_size=plan.eval_batch, device=plan.device,
-                               **({"do_sample": True, **sampling} if sampling else {})),
+                               **(decoding or {}), **({"do_sample": True, **sampling} if sampling else {})),
             progress=False,
             ids=[r["sample_id"] for r in rows],
         )

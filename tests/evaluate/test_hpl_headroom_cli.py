@@ -104,3 +104,25 @@ def test_a_quick_proof_then_the_sweep_and_the_headroom_on_its_folder(tmp_path, m
     (variant,) = json.loads(sweep_out.read_text())["variants"]
     assert variant["name"] == "lv" and (tmp_path / "sweep" / "lv" / "final" / "config.json").is_file()
     assert set(variant["minus_sft"]) >= {"reward_mean", "srcc", "action_accuracy"}
+
+    decoding = load_script("decoding")
+    beams = tmp_path / "beams"
+    assert decoding.main(["--work", str(work), "--quick", "--seeds", "0", "--num-beams", "2", "--out", str(beams)]) == 0
+    answered = json.loads((beams / "seed0" / "answers.json").read_text())
+    assert answered["hpl"]["decoding"] == {"num_beams": 2, "repetition_penalty": 1.0}
+    assert json.loads((beams / "seed0" / "answers_sft.json").read_text()) == answered["sft"]
+    paired = load_script("compare_proofs").compare(work, beams, [0], n_boot=50)  # the same dives, paired
+    assert [row["system"] for row in paired["rows"]] == ["sft", "hpl"]
+
+
+def test_the_decoding_reader_refuses_before_any_work(tmp_path):
+    decoding = load_script("decoding")
+    with pytest.raises(SystemExit, match="nothing to change"):
+        decoding.main(["--work", str(tmp_path), "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit, match="--num-beams must be at least 1"):
+        decoding.main(["--work", str(tmp_path), "--out", str(tmp_path / "o"), "--num-beams", "0"])
+    with pytest.raises(SystemExit, match="--systems hpl needs sft"):
+        decoding.main(["--work", str(tmp_path), "--out", str(tmp_path / "o"), "--num-beams", "2", "--systems", "hpl"])
+    with pytest.raises(SystemExit, match="not a finished learning-proof folder"):
+        decoding.main(["--work", str(tmp_path), "--out", str(tmp_path / "o"), "--num-beams", "2"])
+    assert not (tmp_path / "o").exists()
