@@ -54,7 +54,7 @@ def answer_seed(job: tuple[proof.Plan, Path, Path, int, list[str], dict[str, Any
 
     setup_logging()
     proof.use_device_threads(plan)
-    folder = proof.seed_folder(work, seed)
+    folder = work / f"seed{seed}"  # checked by main
     train, test, settings, reward = proof.scoring_inputs(plan, work, folder)
     target = out / f"seed{seed}"
     target.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,8 @@ def main(argv=None) -> int:
     out = Path(args.out).resolve()
     jobs = []
     for seed in args.seeds:  # every check before any work
-        plan, work, folder = proof.reader_plan(argparse.Namespace(**{**vars(args), "seed": seed}))
+        plan, work, folder = proof.reader_plan(argparse.Namespace(**{**vars(args), "seed": seed}),
+                                               answers=SYSTEM_FILES["hpl" if "hpl" in args.systems else "sft"])
         if out == work:
             raise SystemExit(f"--out {out}: the proof's own folder; its greedy answers would be overwritten")
         missing = [str(folder / s / "final") for s in args.systems if not (folder / s / "final" / "config.json").is_file()]

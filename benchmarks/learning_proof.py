@@ -176,10 +176,11 @@ def train_samples(n: int, seed: int):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def seed_folder(work: Path, seed: int) -> Path:
-    """The seed's folder of a finished proof in ``work``, or one line saying what is missing (before any work)."""
+def seed_folder(work: Path, seed: int, answers: str = "answers.json") -> Path:
+    """The seed's folder of a finished proof in ``work``, or one line saying what is missing (before any work).
+    ``answers``: the answers file that must be there (``answers_sft.json``: SFT finished, HPL maybe not yet)."""
     folder = work / f"seed{seed}"
-    needed = [folder / "samples.jsonl", folder / "sft" / "final", folder / "answers.json", work / "test" / "samples.jsonl"]
+    needed = [folder / "samples.jsonl", folder / "sft" / "final", folder / answers, work / "test" / "samples.jsonl"]
     missing = [str(p) for p in needed if not p.exists()]
     if missing:
         raise SystemExit(f"{work}: not a finished learning-proof folder for seed {seed} (missing {', '.join(missing)})")
@@ -223,12 +224,13 @@ def add_reader_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--n-boot", dest="n_boot", type=int, default=1000)
 
 
-def reader_plan(args: argparse.Namespace, hpl_steps: int | None = None) -> tuple[Plan, Path, Path]:
+def reader_plan(args: argparse.Namespace, hpl_steps: int | None = None,
+                answers: str = "answers.json") -> tuple[Plan, Path, Path]:
     """(plan, work folder, seed folder) of a finished proof for a script reading it, every check done before any
-    work: the device, the folder's files, the frames it extracted."""
+    work: the device, the folder's files (``answers``: see :func:`seed_folder`), the frames it extracted."""
     check_device(args.device)
     work = Path(args.work).resolve()
-    folder = seed_folder(work, args.seed)
+    folder = seed_folder(work, args.seed, answers)
     if args.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # trainers pick CUDA when they see it
     plan = plan_from_args(argparse.Namespace(

@@ -8,6 +8,10 @@ validity"). Here each answer token the model *reads* is, with probability ``rate
 token; the labels stay the gold answer, so the token after a replaced one is still trained to be the right one
 (the input-corruption remedy for exposure bias, as in word dropout and scheduled sampling). The prompt, the video
 tokens and the loss are untouched; at rate 0 the batch is exactly the plain one.
+
+``train.answer_noise_until`` ends the noise after a share of the steps: the batch then carries the gold inputs as
+well (``clean_input_ids``) and the trainer, which knows the step, picks one (the collator does not: on a GPU it runs
+in loader processes a step ahead).
 """
 
 from __future__ import annotations
@@ -43,6 +47,20 @@ def check_answer_noise(value: Any, key: str = "train.answer_noise") -> dict[str,
             raise ValueError(f"{key}.{part}: unknown answer part; choose from {list(CREDIT_CLASSES)}")
         rates[part] = _check_rate(rate, f"{key}.{part}")
     return rates
+
+
+def check_noise_until(until: Any, noise: Any, key: str = "train.answer_noise_until") -> float:
+    """The share of the steps after which the noise stops, in (0, 1]; refused without any noise to stop."""
+    if isinstance(until, bool) or not isinstance(until, int | float) or not 0 < until <= 1:
+        raise ValueError(f"{key}: must be in (0, 1] (the share of max_steps trained on noisy inputs), got {until!r}")
+    if until < 1 and not any(check_answer_noise(noise).values()):
+        raise ValueError(f"{key}: {until!r} without train.answer_noise: there is no noise to stop")
+    return float(until)
+
+
+def noise_until_step(until: float, max_steps: int) -> int:
+    """The first optimizer step that reads the gold answers (``max_steps`` when the noise never stops)."""
+    return max_steps if until >= 1 else math.ceil(until * max_steps)
 
 
 def token_noise_rates(tokenizer, answer_ids: Sequence[int], rates: Mapping[str, float]) -> list[float]:

@@ -118,6 +118,7 @@ class TrainConfig:
     answer_weights: dict[str, float] | None = None  # SFT only, {part: weight}: loss weight of an answer part's tokens
     answer_noise: float | dict[str, float] = 0.0  # SFT only: share of the answer tokens the model reads replaced
     # by random ones, for the whole answer or {part: rate} (train.answer_noise)
+    answer_noise_until: float = 1.0  # SFT only: the noise stops after this share of max_steps (1: never stops)
     extra: dict[str, Any] = field(default_factory=dict)  # passed verbatim to trl's SFTConfig/GRPOConfig
 
 
@@ -376,6 +377,11 @@ def check_values(config: SFTRunConfig) -> None:
 
         _check_sft_only(config, "train.answer_noise", t.answer_noise, check_answer_noise,
                         "HPL trains on the model's own answers")
+    if t.answer_noise_until != 1.0:
+        from hieroaction.train.answer_noise import check_noise_until
+
+        _check_sft_only(config, "train.answer_noise_until", (t.answer_noise_until, t.answer_noise),
+                        lambda value: check_noise_until(*value), "HPL trains on the model's own answers")
     if isinstance(config, HPLRunConfig):
         _check_hpl(config.hpl)
 

@@ -375,6 +375,8 @@ class VideoSFTCollator:
     reads is replaced by random ones, drawn from a generator seeded with ``noise_seed``; the labels stay the gold answer
     (:mod:`hieroaction.train.answer_noise`). A resumed run draws from the seed again, so it is seeded but not
     bit-identical with an uninterrupted one; evaluation reads the gold answers (:meth:`without_noise`).
+    ``clean_copy`` (with noise only): the batch also carries the gold inputs as ``clean_input_ids``, for a trainer
+    that stops the noise at a step (``train.answer_noise_until``).
     """
 
     def __init__(
@@ -387,6 +389,7 @@ class VideoSFTCollator:
         answer_weights: Mapping[str, float] | None = None,
         answer_noise: float | Mapping[str, float] | None = None,
         noise_seed: int = 0,
+        clean_copy: bool = False,
     ):
         self.processor = processor
         self.answer_weights = dict(answer_weights or {})
@@ -395,6 +398,7 @@ class VideoSFTCollator:
         rates = check_answer_noise(answer_noise)
         self.answer_noise = rates if any(rates.values()) else {}
         self._noise_rng = random.Random(noise_seed)
+        self.clean_copy = bool(clean_copy and self.answer_noise)
         self._replacements: list[int] | None = None
         self._part_cache: dict[tuple, list[float]] = {}  # per target: its tokens' noise rates and loss weights
         self.clip_loader = clip_loader
@@ -422,7 +426,7 @@ class VideoSFTCollator:
     def without_noise(self) -> VideoSFTCollator:
         """The same collator reading the gold answers (for evaluation)."""
         plain = copy.copy(self)
-        plain.answer_noise = {}
+        plain.answer_noise, plain.clean_copy = {}, False
         return plain
 
     def read_answer(self, tokenizer, answer_ids: list[int]) -> list[int]:
@@ -452,7 +456,7 @@ class VideoSFTCollator:
             rows, clips = self.quarantine.load_many(rows, self.clip)
         else:
             clips = [self.clip(row) for row in rows]
-        sequences, label_seqs, weight_seqs, per_token_extra, video_parts = [], [], [], [], {}
+        sequences, clean_seqs, label_seqs, weight_seqs, per_token_extra, video_parts = [], [], [], [], [], {}
         for row, clip in zip(rows, clips, strict=True):
             enc = self.encode_prompt(row, clip)
             prompt_ids = enc.pop("input_ids")[0].tolist()
@@ -462,6 +466,7 @@ class VideoSFTCollator:
                 raise TrainingDataError(f"sample {row.get('sample_id', '?')!r}: field 'target' is missing")
             answer_ids = answer_token_ids(tokenizer, target)
             ids = prompt_ids + self.read_answer(tokenizer, answer_ids)
+            clean_seqs.append(prompt_ids + answer_ids)
             labels = [IGNORE_INDEX] * len(prompt_ids) + answer_ids
             if self.max_length is not None and len(ids) > self.max_length:
                 raise TrainingDataError(
@@ -489,6 +494,8 @@ class VideoSFTCollator:
             "attention_mask": torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in sequences]),
             "labels": torch.tensor([s + [IGNORE_INDEX] * (width - len(s)) for s in label_seqs]),
         }
+        if self.clean_copy:  # train.answer_noise_until: the trainer reads these once the noise has stopped
+            batch["clean_input_ids"] = torch.tensor([s + [self.pad_id] * (width - len(s)) for s in clean_seqs])
         if weight_seqs:
             batch["label_weights"] = torch.tensor([w + [0.0] * (width - len(w)) for w in weight_seqs])
         for key in per_token_extra[0]:

@@ -24,7 +24,7 @@ log = logging.getLogger("hieroaction.train")
 OWN_TRAIN_FIELDS = frozenset(
     {"resume", "min_free_disk_gb", "extra", "report_to", "bf16", "cpu_threads", "optimizer", "save_optimizer",
      "dataloader_num_workers", "keep_checkpoints", "weight_average", "answer_weights",
-     "answer_noise"}
+     "answer_noise", "answer_noise_until"}
 )
 
 

@@ -28,8 +28,14 @@ def sft_trainer_class():
     from hieroaction.train.checkpoints import restore_checkpoint_weights
 
     class HieroSFTTrainer(SFTTrainer):
+        noise_until_step: int | None = None  # train.answer_noise_until: from this step on, the gold inputs
+
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            """trl's loss, or with ``label_weights`` in the batch (``train.answer_weights``) the weighted one."""
+            """trl's loss, or with ``label_weights`` in the batch (``train.answer_weights``) the weighted one; on the
+            gold inputs once ``train.answer_noise_until``'s step is reached."""
+            clean = inputs.pop("clean_input_ids", None)
+            if clean is not None and self.noise_until_step is not None and self.state.global_step >= self.noise_until_step:
+                inputs["input_ids"] = clean
             weights = inputs.pop("label_weights", None)
             if weights is None:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
@@ -106,6 +112,7 @@ def run_sft(config: SFTRunConfig | str | Path, overrides: list[str] | tuple[str,
         answer_weights=config.train.answer_weights,
         answer_noise=config.train.answer_noise,
         noise_seed=config.train.seed,
+        clean_copy=config.train.answer_noise_until < 1,
     )
     trainer = sft_trainer_class()(
         model=run.model,
@@ -116,6 +123,10 @@ def run_sft(config: SFTRunConfig | str | Path, overrides: list[str] | tuple[str,
         data_collator=collator,
         callbacks=[callback],
     )
+    if collator.clean_copy:
+        from hieroaction.train.answer_noise import noise_until_step
+
+        trainer.noise_until_step = noise_until_step(config.train.answer_noise_until, args.max_steps)
     plan = (
         f"{len(prepared['train'])} train samples, {args.max_steps} steps (batch {args.per_device_train_batch_size} x "
         f"accumulation {args.gradient_accumulation_steps} x {args.world_size} processes, "

@@ -123,3 +123,55 @@ def test_evaluation_reads_the_gold_answers(sft_workspace, captured_trainer):
     assert (batch["input_ids"][answer] == batch["labels"][answer]).all()
     noisy = trainer.data_collator(rows)  # training still reads noisy answers
     assert (noisy["input_ids"][answer] != noisy["labels"][answer]).any()
+
+
+def test_the_noise_stops_at_its_share_of_the_steps(sft_workspace, captured_trainer):
+    """``train.answer_noise_until``: the batch carries both readings and the trainer reads the gold one from the step
+    on (it knows the step; the collator may run ahead in loader processes)."""
+    from hieroaction.train.answer_noise import noise_until_step
+    from hieroaction.train.sft import run_sft
+
+    config = load_config(sft_workspace, SFTRunConfig,
+                         ["train.answer_noise=0.5", "train.answer_noise_until=0.5", "train.max_steps=2"])
+    run_sft(config)
+    trainer = captured_trainer["trainer"]
+    assert trainer.noise_until_step == 1 == noise_until_step(0.5, 2)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
+    answer = batch["labels"] != -100
+    assert (batch["clean_input_ids"][answer] == batch["labels"][answer]).all()
+    assert (batch["clean_input_ids"][~answer] == batch["input_ids"][~answer]).all()
+    assert (batch["input_ids"][answer] != batch["labels"][answer]).any()
+
+    read = []
+    hook = trainer.model.register_forward_pre_hook(lambda _m, _a, kwargs: read.append(kwargs["input_ids"].clone()),
+                                                   with_kwargs=True)
+    try:
+        for step in (0, 1):
+            trainer.state.global_step = step
+            trainer.compute_loss(trainer.model, dict(batch))
+    finally:
+        hook.remove()
+    assert (read[0] == batch["input_ids"]).all() and (read[1] == batch["clean_input_ids"]).all()
+    assert "clean_input_ids" not in trainer.get_eval_dataloader(trainer.train_dataset).collate_fn(
+        [trainer.train_dataset[0]])
+    assert noise_until_step(1.0, 7) == 7 and noise_until_step(0.6, 1000) == 600
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["train.answer_noise=0.1", "train.answer_noise_until=0"], r"train\.answer_noise_until: must be in \(0, 1\]"),
+        (["train.answer_noise=0.1", "train.answer_noise_until=1.5"], r"train\.answer_noise_until: must be in \(0, 1\]"),
+        (["train.answer_noise_until=0.5"], r"train\.answer_noise_until: 0\.5 without train\.answer_noise"),
+    ],
+)
+def test_a_bad_noise_stop_is_refused_when_the_config_loads(sft_workspace, sets, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(sft_workspace, SFTRunConfig, sets)
+
+
+def test_the_noise_stop_is_sft_only(tmp_path):
+    path = tmp_path / "hpl.yaml"
+    path.write_text(yaml.safe_dump({"train": {"answer_noise_until": 0.5}, "hpl": {}}))
+    with pytest.raises(ConfigError, match=r"hpl\.yaml: train\.answer_noise_until: SFT only"):
+        load_config(path, HPLRunConfig)
