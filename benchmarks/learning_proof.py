@@ -574,6 +574,7 @@ def targets(seed_report: dict[str, Any]) -> dict[str, bool]:
 
 def run(plan: Plan, work: Path) -> dict[str, Any]:
     from hieroaction.model.artifacts import PRESET_INFO_FILE
+    from hieroaction.model.presets import build_offline_model
 
     use_device_threads(plan)
     work.mkdir(parents=True, exist_ok=True)
