@@ -580,7 +580,8 @@ def run(plan: Plan, work: Path) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     log.info("plan: %s", plan)
     _, test_time = timed(prepare, test_samples(plan.n_test), work / "test", plan, TEST_DRAW_SEED, shared_by=1)
-    model_dir, build_time = timed(build_on_every_core, plan, work / f"model_{plan.preset}")
+    model_dir, build_time = timed(build_offline_model, plan.preset, work / f"model_{plan.preset}", device=plan.device,
+                                  seed=plan.build_seed)
     preset_info = json.loads((model_dir / PRESET_INFO_FILE).read_text())
     budgets = check_answer_budgets(plan, work, model_dir)
     per_seed = map_jobs(_run_seed_in_worker, [(plan, work, model_dir, seed) for seed in plan.seeds], plan.parallel)
@@ -593,21 +594,6 @@ def run(plan: Plan, work: Path) -> dict[str, Any]:
         "seeds": per_seed,
         "all_targets_met": all(all(s["targets"].values()) for s in per_seed),
     }
-
-
-def build_on_every_core(plan: Plan, out: Path) -> Path:
-    """The preset build, on the threads the seeds will share (``parallel`` x ``cpu_threads``): it runs alone, before
-    them, and its vision pretraining is most of its time (1.3x faster on 2 threads than on 1 here)."""
-    import torch
-
-    from hieroaction.model.presets import build_offline_model
-
-    if plan.cpu_threads:
-        torch.set_num_threads(plan.cpu_threads * max(1, plan.parallel))
-    try:
-        return build_offline_model(plan.preset, out, device=plan.device, seed=plan.build_seed)
-    finally:
-        use_device_threads(plan)
 
 
 def check_answer_budgets(plan: Plan, work: Path, model_dir: Path) -> dict[str, int]:

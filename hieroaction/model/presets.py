@@ -105,9 +105,9 @@ PRESETS: dict[str, PresetSpec] = {
         # 4000 steps on 2000 dives: held-out body state 0.96 and rotation-angle error 37 degrees (1500 on 1000: 0.89,
         # 52), and SFT's action accuracy 0.46-0.54 instead of 0.29; the build takes about 9 minutes on 2 cores,
         # build, SFT and HPL about 28 of the 30 allowed (benchmarks/LEARNING.md)
-        vision_pretrain_steps=7000,
+        vision_pretrain_steps=4000,
         vision_pretrain_frames=32,
-        vision_pretrain_dives=3000,
+        vision_pretrain_dives=2000,
     ),
     # ~40M parameters, for one GPU (``benchmarks/learning_proof.py --preset medium --device cuda``): a wider, deeper
     # language model and vision tower, 32 frames at 112 px. Too slow to train on this project's CPUs.
