@@ -136,7 +136,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, required=True, help="a finished learning proof's folder")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--json", default="-", help="write the figures here (- for none, as the other scripts)")
     args = parser.parse_args(argv)
 
     gold = read_samples(args.work / "test" / "samples.jsonl")
@@ -164,9 +164,9 @@ def main(argv=None) -> int:
                   f"| {r['srcc_own_dd_own_awards']:.3f} | {r['srcc_true_dd_own_awards']:.3f} "
                   f"| {r['srcc_own_dd_true_awards']:.3f} | {r['dd_rank_against_true_dd']:.3f} | {r['dd_of_own_code']:.2f} "
                   f"| {r['award_error']:.2f} ({r['award_error_of_train_mean']:.2f}) |")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"work": str(args.work), "parts": out}, indent=2))
+    if args.json != "-":
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"work": str(args.work), "parts": out}, indent=2))
     return 0
 
 

@@ -32,7 +32,7 @@ def _proof_folder(tmp_path, train, test, records):
     return tmp_path
 
 
-def test_the_gold_answers_rank_perfectly_and_name_their_codes_dd(tmp_path, score_parts):
+def test_the_gold_answers_rank_perfectly_and_name_their_codes_dd(tmp_path, score_parts, monkeypatch):
     test = draw_samples(40, seed=11, split="test")
     work = _proof_folder(tmp_path, test, test, _records(test))
     assert score_parts.main(["--work", str(work), "--seeds", "0", "--json", str(tmp_path / "parts.json")]) == 0
@@ -41,6 +41,10 @@ def test_the_gold_answers_rank_perfectly_and_name_their_codes_dd(tmp_path, score
     for key in ("srcc_written", "srcc_own_dd_own_awards", "srcc_true_dd_own_awards", "srcc_own_dd_true_awards"):
         assert parts[key] > 0.99, key
     assert parts["dd_of_own_code"] == 1.0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    monkeypatch.chdir(tmp_path)
+    assert score_parts.main(["--work", str(work), "--seeds", "0", "--json", "-"]) == 0  # - writes nothing
+    assert sorted(p.name for p in tmp_path.iterdir()) == written
 
 
 def test_a_wrong_dd_shows_and_answers_without_awards_are_not_read(tmp_path, score_parts):
