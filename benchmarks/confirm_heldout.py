@@ -42,16 +42,11 @@ def check_draw_seed(draw_seed: int, training_seeds: list[int]) -> None:
         raise SystemExit(f"--draw-seed {draw_seed}: already used for {SPENT_DRAW_SEEDS[draw_seed]}")
 
 
-def unsaved(models) -> list[str]:
-    """Those of ``models`` (folders) that hold no saved model."""
-    return [str(m) for m in models if not (m / "config.json").is_file()]
-
-
 def finished_models(work: Path, seed: int) -> tuple[Path, dict[str, Path]]:
     """(seed folder, {"sft": model, "hpl": model}) of a finished proof, or one line saying what is missing."""
     folder = proof.seed_folder(work, seed)
     models = {name: folder / name / "final" for name in ("sft", "hpl")}
-    missing = unsaved(models.values())
+    missing = proof.unsaved(models.values())
     if missing:
         raise SystemExit(f"{work}: seed {seed} has no saved model at {', '.join(missing)}")
     return folder, models
@@ -75,7 +70,7 @@ def parse_also(texts: list[str], seeds: list[int]) -> dict[str, dict[int, Path]]
         if name in ("sft", "hpl") or name in also:
             raise SystemExit(f"--also {text!r}: the name {name!r} is taken (sft, hpl and earlier --also names)")
         models = {seed: Path(pattern.replace("{seed}", str(seed))).resolve() for seed in seeds}
-        missing = unsaved(models.values())
+        missing = proof.unsaved(models.values())
         if missing:
             raise SystemExit(f"--also {text!r}: no saved model at {', '.join(missing)}")
         also[name] = models

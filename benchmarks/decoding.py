@@ -92,7 +92,7 @@ def main(argv=None) -> int:
                                                answers=SYSTEM_FILES["hpl" if "hpl" in args.systems else "sft"])
         if out == work:
             raise SystemExit(f"--out {out}: the proof's own folder; its greedy answers would be overwritten")
-        missing = [str(folder / s / "final") for s in args.systems if not (folder / s / "final" / "config.json").is_file()]
+        missing = proof.unsaved(folder / system / "final" for system in args.systems)
         if missing:
             raise SystemExit(f"{work}: seed {seed} has no saved model at {', '.join(missing)}")
         jobs.append((plan, work, out, seed, list(args.systems), decoding))

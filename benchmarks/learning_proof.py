@@ -187,6 +187,11 @@ def seed_folder(work: Path, seed: int, answers: str = "answers.json") -> Path:
     return folder
 
 
+def unsaved(models) -> list[str]:
+    """Those of ``models`` (folders) that hold no saved model: what a reader of a proof's models checks first."""
+    return [str(m) for m in models if not (m / "config.json").is_file()]
+
+
 def check_frames(work: Path, plan: Plan) -> None:
     """Refuse, in one line and before any work, a plan whose frame settings the proof in ``work`` did not extract
     (e.g. another ``--preset``, or a ``--quick`` proof read without ``--quick``)."""

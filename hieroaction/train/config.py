@@ -380,8 +380,8 @@ def check_values(config: SFTRunConfig) -> None:
     if t.answer_noise_until != 1.0:
         from hieroaction.train.answer_noise import check_noise_until
 
-        _check_sft_only(config, "train.answer_noise_until", (t.answer_noise_until, t.answer_noise),
-                        lambda value: check_noise_until(*value), "HPL trains on the model's own answers")
+        _check_sft_only(config, "train.answer_noise_until", t.answer_noise_until,
+                        lambda until: check_noise_until(until, t.answer_noise), "HPL trains on the model's own answers")
     if isinstance(config, HPLRunConfig):
         _check_hpl(config.hpl)
 
