@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -35,10 +34,7 @@ sys.path.insert(0, str(REPO))
 from hieroaction.datasets.sample import Sample  # noqa: E402
 from hieroaction.datasets.score_rule import expected_score  # noqa: E402
 from hieroaction.reasoning.parse import parse_assessment  # noqa: E402
-
-# the renderer's awards line (hieroaction.reasoning.render.awards_text): "Awards J1 7.5, J2 7, ...:"
-AWARDS_LINE = re.compile(r"Awards ((?:J\d+ [0-9.]+(?:, )?)+):")
-AWARD = re.compile(r"J\d+ ([0-9]+(?:\.[0-9]+)?)")
+from hieroaction.reasoning.render import award_spans  # noqa: E402
 
 
 def read_samples(path: Path) -> dict[str, Sample]:
@@ -57,8 +53,8 @@ def answer_records(path: Path, system: str) -> list[dict]:
 
 
 def awards_of(completion: str) -> list[float] | None:
-    line = AWARDS_LINE.search(completion)
-    return [float(a) for a in AWARD.findall(line.group(1))] if line else None
+    """The awards an answer writes (the renderer's awards line, read back by its own reader); None without one."""
+    return [award for _, _, award in award_spans(completion)] or None
 
 
 def spearman(a: list[float], b: list[float]) -> float:

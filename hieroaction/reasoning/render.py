@@ -113,6 +113,22 @@ def awards_text(awards: Sequence[float]) -> str:
     return ", ".join(f"J{judge} {float(award):g}" for judge, award in enumerate(awards, start=1))
 
 
+# the awards line as :func:`awards_text` writes it, and one award in it (read back by award_spans)
+_AWARDS_LINE = re.compile(rf"{_AWARDS}((?:J\d+ [0-9.]+(?:, )?)+):")
+_AWARD = re.compile(r"J\d+ ([0-9]+(?:\.[0-9]+)?)")
+
+
+def award_spans(text: str) -> list[tuple[int, int, float]]:
+    """``(start, end, award)`` of each award of the first awards line in ``text`` (a target or a model's answer):
+    where its characters are and its value; empty when there is no awards line. The reader of :func:`awards_text`,
+    kept beside it so the two cannot drift."""
+    line = _AWARDS_LINE.search(text)
+    if line is None:
+        return []
+    base = line.start(1)
+    return [(base + m.start(1), base + m.end(1), float(m.group(1))) for m in _AWARD.finditer(line.group(1))]
+
+
 def _score_line(sample: Sample) -> str:
     """State the FINA rule when the label follows it; otherwise only the score (some labels break the rule)."""
     score = float(sample.final_score)

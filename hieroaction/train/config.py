@@ -119,6 +119,7 @@ class TrainConfig:
     answer_noise: float | dict[str, float] = 0.0  # SFT only: share of the answer tokens the model reads replaced
     # by random ones, for the whole answer or {part: rate} (train.answer_noise)
     answer_noise_until: float = 1.0  # SFT only: the noise stops after this share of max_steps (1: never stops)
+    award_loss: float | None = None  # SFT only: weight of the awards' ordinal loss (train.award_loss)
     extra: dict[str, Any] = field(default_factory=dict)  # passed verbatim to trl's SFTConfig/GRPOConfig
 
 
@@ -382,6 +383,11 @@ def check_values(config: SFTRunConfig) -> None:
 
         _check_sft_only(config, "train.answer_noise_until", t.answer_noise_until,
                         lambda until: check_noise_until(until, t.answer_noise), "HPL trains on the model's own answers")
+    if t.award_loss is not None:
+        from hieroaction.train.award_loss import check_award_loss
+
+        _check_sft_only(config, "train.award_loss", t.award_loss, check_award_loss,
+                        "HPL's reward scores the awards; see rewards.weights")
     if isinstance(config, HPLRunConfig):
         _check_hpl(config.hpl)
 

@@ -377,6 +377,8 @@ class VideoSFTCollator:
     bit-identical with an uninterrupted one; evaluation reads the gold answers (:meth:`without_noise`).
     ``clean_copy`` (with noise only): the batch also carries the gold inputs as ``clean_input_ids``, for a trainer
     that stops the noise at a step (``train.answer_noise_until``).
+    ``award_targets`` (``train.award_loss``): the batch also carries ``award_positions`` (each award's whole-number
+    token in the sequence, -1 for none) and ``award_targets`` (its value; :mod:`hieroaction.train.award_loss`).
     """
 
     def __init__(
@@ -390,6 +392,7 @@ class VideoSFTCollator:
         answer_noise: float | Mapping[str, float] | None = None,
         noise_seed: int = 0,
         clean_copy: bool = False,
+        award_targets: bool = False,
     ):
         self.processor = processor
         self.answer_weights = dict(answer_weights or {})
@@ -399,6 +402,7 @@ class VideoSFTCollator:
         self.answer_noise = rates if any(rates.values()) else {}
         self._noise_rng = random.Random(noise_seed)
         self.clean_copy = bool(clean_copy and self.answer_noise)
+        self.award_targets = bool(award_targets)
         self._replacements: list[int] | None = None
         self._part_cache: dict[tuple, list[float]] = {}  # per target: its tokens' noise rates and loss weights
         self.clip_loader = clip_loader
@@ -457,6 +461,7 @@ class VideoSFTCollator:
         else:
             clips = [self.clip(row) for row in rows]
         sequences, clean_seqs, label_seqs, weight_seqs, per_token_extra, video_parts = [], [], [], [], [], {}
+        awards: list[list[tuple[int, float]]] = []
         for row, clip in zip(rows, clips, strict=True):
             enc = self.encode_prompt(row, clip)
             prompt_ids = enc.pop("input_ids")[0].tolist()
@@ -480,6 +485,9 @@ class VideoSFTCollator:
 
                 weights = self.per_token(answer_token_weights, tokenizer, answer_ids, self.answer_weights)
                 weight_seqs.append([1.0] * len(prompt_ids) + weights)
+            if self.award_targets:
+                found = self.per_token(_award_token_targets, tokenizer, answer_ids, {})
+                awards.append([(len(prompt_ids) + index, value) for index, value in found])
             # per-token side inputs (mm_token_type_ids in transformers >= 5.2x): extend over the answer with 0 (text)
             per_token_extra.append(
                 {k: v[0].tolist() + [0] * len(answer_ids) for k, v in enc.items() if _is_per_token(v, len(prompt_ids))}
@@ -496,6 +504,10 @@ class VideoSFTCollator:
         }
         if self.clean_copy:  # train.answer_noise_until: the trainer reads these once the noise has stopped
             batch["clean_input_ids"] = torch.tensor([s + [self.pad_id] * (width - len(s)) for s in clean_seqs])
+        if self.award_targets:
+            slots = max(1, max(len(found) for found in awards))
+            batch["award_positions"] = torch.tensor([[p for p, _ in f] + [-1] * (slots - len(f)) for f in awards])
+            batch["award_targets"] = torch.tensor([[v for _, v in f] + [0.0] * (slots - len(f)) for f in awards])
         if weight_seqs:
             batch["label_weights"] = torch.tensor([w + [0.0] * (width - len(w)) for w in weight_seqs])
         for key in per_token_extra[0]:
@@ -503,6 +515,13 @@ class VideoSFTCollator:
         for key, parts in video_parts.items():
             batch[key] = torch.cat([torch.as_tensor(p) for p in parts], dim=0)
         return batch
+
+
+def _award_token_targets(tokenizer, answer_ids: list[int], _per_part) -> list[tuple[int, float]]:
+    """:func:`hieroaction.train.award_loss.award_token_targets` in :meth:`VideoSFTCollator.per_token`'s form."""
+    from hieroaction.train.award_loss import award_token_targets
+
+    return award_token_targets(tokenizer, answer_ids)
 
 
 def _is_per_token(value: Any, length: int) -> bool:

@@ -29,8 +29,30 @@ def sft_trainer_class():
 
     class HieroSFTTrainer(SFTTrainer):
         noise_until_step: int | None = None  # train.answer_noise_until: from this step on, the gold inputs
+        award_loss: float | None = None  # train.award_loss: the weight of the awards' squared error
+        _number_ids: list[int] | None = None
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            """trl's loss (or the weighted one) plus, with ``award_positions`` in the batch (``train.award_loss``),
+            the awards' ordinal loss read from the same forward pass."""
+            positions, targets = inputs.pop("award_positions", None), inputs.pop("award_targets", None)
+            if positions is None or not self.award_loss:
+                return self.answer_loss(model, inputs, return_outputs, num_items_in_batch)
+            from hieroaction.train.award_loss import award_value_loss, final_hidden_states, number_token_ids
+
+            unwrapped = self.accelerator.unwrap_model(model)
+            if self._number_ids is None:
+                self._number_ids = number_token_ids(getattr(self.processing_class, "tokenizer", self.processing_class))
+            with final_hidden_states(unwrapped) as held:
+                result = self.answer_loss(model, inputs, return_outputs, num_items_in_batch)
+            loss, outputs = result if return_outputs else (result, None)
+            award = award_value_loss(held["hidden"], unwrapped.get_output_embeddings().weight,
+                                     positions.to(loss.device), targets.to(loss.device), self._number_ids)
+            self._metrics["train" if model.training else "eval"]["award_loss"].append(award.item())
+            loss = loss + self.award_loss * award
+            return (loss, outputs) if return_outputs else loss
+
+        def answer_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             """trl's loss, or with ``label_weights`` in the batch (``train.answer_weights``) the weighted one; on the
             gold inputs once ``train.answer_noise_until``'s step is reached."""
             clean = inputs.pop("clean_input_ids", None)
@@ -113,6 +135,7 @@ def run_sft(config: SFTRunConfig | str | Path, overrides: list[str] | tuple[str,
         answer_noise=config.train.answer_noise,
         noise_seed=config.train.seed,
         clean_copy=config.train.answer_noise_until < 1,
+        award_targets=bool(config.train.award_loss),
     )
     trainer = sft_trainer_class()(
         model=run.model,
@@ -123,6 +146,7 @@ def run_sft(config: SFTRunConfig | str | Path, overrides: list[str] | tuple[str,
         data_collator=collator,
         callbacks=[callback],
     )
+    trainer.award_loss = config.train.award_loss
     if collator.clean_copy:
         from hieroaction.train.answer_noise import noise_until_step
 
