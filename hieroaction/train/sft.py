@@ -146,7 +146,15 @@ def run_sft(config: SFTRunConfig | str | Path, overrides: list[str] | tuple[str,
         data_collator=collator,
         callbacks=[callback],
     )
-    trainer.award_loss = config.train.award_loss
+    if config.train.award_loss:  # a tokenizer without one token per award number is refused before step 1
+        from hieroaction.train.award_loss import number_token_ids
+        from hieroaction.train.config import ConfigError
+
+        try:
+            trainer._number_ids = number_token_ids(processor.tokenizer)
+        except ValueError as exc:
+            raise ConfigError(f"{config.model.path}: {exc}") from None
+        trainer.award_loss = config.train.award_loss
     if collator.clean_copy:
         from hieroaction.train.answer_noise import noise_until_step
 

@@ -104,3 +104,16 @@ def test_the_award_loss_is_sft_only_and_checked_when_the_config_loads(tmp_path, 
         load_config(sft_workspace, SFTRunConfig, ["train.award_loss=20"])
     plain = load_config(sft_workspace, SFTRunConfig)
     assert plain.train.award_loss is None
+
+
+def test_a_tokenizer_without_one_token_per_award_number_is_refused_before_training(sft_workspace, monkeypatch):
+    import hieroaction.train.runner as runner
+    from hieroaction.train.sft import run_sft
+
+    trained = []
+    monkeypatch.setattr(runner, "train_and_save", lambda *args, **kwargs: trained.append(args))
+    monkeypatch.setattr("hieroaction.train.award_loss.AWARD_NUMBERS", (0, 1, 123456))
+    config = load_config(sft_workspace, SFTRunConfig, ["train.award_loss=0.5"])
+    with pytest.raises(ConfigError, match=r"train\.award_loss: the tokenizer writes the award number 123456 as"):
+        run_sft(config)
+    assert not trained
