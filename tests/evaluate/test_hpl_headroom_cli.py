@@ -114,6 +114,22 @@ def test_a_quick_proof_then_the_sweep_and_the_headroom_on_its_folder(tmp_path, m
     paired = load_script("compare_proofs").compare(work, beams, [0], n_boot=50)  # the same dives, paired
     assert [row["system"] for row in paired["rows"]] == ["sft", "hpl"]
 
+    fit_out = tmp_path / "award_fit.json"
+    assert load_script("award_fit").main(["--work", str(work), "--quick", "--seeds", "0", "--train-dives", "3",
+                                          "--json", str(fit_out)]) == 0
+    (fit,) = json.loads(fit_out.read_text())["seeds"]
+    assert fit["training_dives"]["answers"] == 3
+    heldout = json.loads((work / "seed0" / "answers_sft.json").read_text())["records"]
+    assert fit["heldout_dives"]["answers"] == len(heldout)  # the proof's own held-out answers, read, not redone
+
+
+def test_the_award_fit_reader_refuses_before_any_work(tmp_path):
+    fit = load_script("award_fit")
+    with pytest.raises(SystemExit, match="--train-dives must be at least 1"):
+        fit.main(["--work", str(tmp_path), "--train-dives", "0"])
+    with pytest.raises(SystemExit, match="not a finished learning-proof folder"):
+        fit.main(["--work", str(tmp_path)])
+
 
 def test_the_decoding_reader_refuses_before_any_work(tmp_path):
     decoding = load_script("decoding")

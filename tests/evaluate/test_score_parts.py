@@ -4,6 +4,7 @@ import pytest
 
 from hieroaction.datasets.sample import write_jsonl
 from hieroaction.reasoning import parse_assessment, render_target
+from hieroaction.reasoning.render import awards_text
 from hieroaction.synth import draw_samples
 
 from .benchmark_scripts import load_script
@@ -78,7 +79,7 @@ def test_award_error_reads_the_written_awards_against_a_constant_answer(tmp_path
 
     def flatten(text, sample):  # every answer writes the same seven awards: no better than a constant
         awards = ", ".join(f"J{j + 1} 7" for j in range(len(sample.judge_scores)))
-        return score_parts.AWARDS_LINE.sub(f"Awards {awards}:", text)
+        return text.replace(f"Awards {awards_text(sample.judge_scores)}:", f"Awards {awards}:")
 
     flat = score_parts.award_error(_records(test, flatten), gold, 7.0)
     assert flat["award_error"] == pytest.approx(flat["award_error_of_train_mean"])
