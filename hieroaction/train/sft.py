@@ -49,8 +49,18 @@ def sft_trainer_class():
             award = award_value_loss(held["hidden"], unwrapped.get_output_embeddings().weight,
                                      positions.to(loss.device), targets.to(loss.device), self._number_ids)
             self._metrics["train" if model.training else "eval"]["award_loss"].append(award.item())
-            loss = loss + self.award_loss * award
+            loss = loss + self.award_loss * award / self.accumulation_share(num_items_in_batch)
             return (loss, outputs) if return_outputs else loss
+
+        def accumulation_share(self, num_items_in_batch) -> int:
+            """What a per-micro-batch mean is divided by to match the cross-entropy: transformers divides the loss by
+            the accumulation steps itself unless the loss was already normalized over the whole accumulated batch
+            (trl's, given ``num_items_in_batch``), and then an added mean must be divided here."""
+            scaled = getattr(self, "loss_is_scaled_for_ga", None)
+            if scaled is None:
+                scaled = (self.model_accepts_loss_kwargs and num_items_in_batch is not None) or (
+                    self.compute_loss_func is not None)
+            return getattr(self, "current_gradient_accumulation_steps", 1) if scaled else 1
 
         def answer_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             """trl's loss, or with ``label_weights`` in the batch (``train.answer_weights``) the weighted one; on the

@@ -91,6 +91,19 @@ def test_sft_adds_exactly_the_weighted_award_loss_and_logs_it(sft_workspace, cap
                                  batch["award_targets"], number_token_ids(trainer.processing_class.tokenizer))
     assert award.item() > 0
     assert total == pytest.approx(plain + 0.5 * award.item(), rel=1e-5)
+
+    # accumulating 2 micro-batches: where the cross-entropy is already normalized over both (trl's, given the
+    # accumulated token count) transformers does not divide it again, so the added mean is halved here
+    trainer.current_gradient_accumulation_steps = 2
+    answer_tokens = int((batch["labels"] != -100).sum())
+    with torch.no_grad():
+        accumulated = trainer.compute_loss(trainer.model, dict(batch), num_items_in_batch=answer_tokens).item()
+        plain_accumulated = trainer.compute_loss(trainer.model, plain_batch, num_items_in_batch=answer_tokens).item()
+    share = trainer.accumulation_share(answer_tokens)
+    assert accumulated == pytest.approx(plain_accumulated + 0.5 * award.item() / share, rel=1e-5)
+    assert share == (2 if trainer.model_accepts_loss_kwargs else 1)
+    trainer.model_accepts_loss_kwargs = not trainer.model_accepts_loss_kwargs  # the other kind of model
+    assert trainer.accumulation_share(answer_tokens) == 3 - share and trainer.accumulation_share(None) == 1
     logged = [entry for entry in trainer.state.log_history if "award_loss" in entry]
     assert logged and all(entry["award_loss"] > 0 for entry in logged)
 
