@@ -8,6 +8,7 @@ import pytest
 from hieroaction.datasets.sample import write_jsonl
 from hieroaction.metrics.assessment import records_from_completions
 from hieroaction.reasoning import render_target
+from hieroaction.reasoning.render import awards_text
 from hieroaction.synth import draw_samples
 
 from .benchmark_scripts import load_script
@@ -36,19 +37,20 @@ def _proof(folder, test, train, sft, hpl=None):
     return folder
 
 
-def _flat_awards(score_parts):
+def _flat_awards():
     """Every answer writes awards of 7 and scores the dive by its DD alone: a model that does not read execution."""
     def edit(text, sample):
         awards = ", ".join(f"J{j + 1} 7" for j in range(len(sample.judge_scores)))
         score = f"<score>{sample.difficulty * 21:.2f}</score>"
-        return re.sub(r"<score>[^<]*</score>", score, score_parts.AWARDS_LINE.sub(f"Awards {awards}:", text))
+        flat = text.replace(f"Awards {awards_text(sample.judge_scores)}:", f"Awards {awards}:")
+        return re.sub(r"<score>[^<]*</score>", score, flat)
     return edit
 
 
 def test_a_change_that_loses_the_awards_shows_as_a_paired_loss(tmp_path, compare):
     test, train = draw_samples(48, seed=21, split="test"), draw_samples(48, seed=22, split="train")
     base = _proof(tmp_path / "base", test, train, _answers(test), _answers(test))
-    other = _proof(tmp_path / "other", test, train, _answers(test, _flat_awards(compare.score_parts)))
+    other = _proof(tmp_path / "other", test, train, _answers(test, _flat_awards()))
     result = compare.compare(base, other, [0], n_boot=200)
     assert [row["system"] for row in result["rows"]] == ["sft"]  # the other proof has no HPL answers yet
     row = result["rows"][0]
