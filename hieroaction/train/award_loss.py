@@ -6,9 +6,10 @@ what writing 6 does, and with judge noise on 600 dives the cheapest fit is the t
 well SFT learns to read the execution from the clip varies from one run to the next (benchmarks/LEARNING.md, "The
 awards weighted 3x", "Noisy answer inputs"). At the token that writes each award's whole number, this loss takes
 the model's distribution over the number tokens 0-10, its expected value, and the squared error of that value
-against the award's whole number (number token loss: Zausinger et al., "Regress, Don't Guess", 2025). It uses the
+against the award's whole number (number token loss: Zausinger et al., "Regress, Don't Guess"). It uses the
 model's own head, so nothing is added to the model and nothing changes at answering time; cross-entropy stays as it
-is and this is added to it, ``weight`` x the mean squared error over the batch's awards.
+is and this is added to it, ``weight`` x the mean squared error over the batch's awards. Off by default: on the
+small preset it made the greedy awards worse (benchmarks/LEARNING.md, "Seed 1's form against its awards").
 
 The awards' characters come from the renderer's own reader (:func:`hieroaction.reasoning.render.award_spans`); the
 hidden states from a hook on the language model's final norm, since trl's fused head returns only the gold tokens'
