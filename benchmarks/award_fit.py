@@ -42,16 +42,15 @@ def fit_seed(job: tuple[proof.Plan, Path, Path, int, int]) -> dict[str, Any]:
     (answered,) = proof.answer_passes(folder / "sft" / "final", seen, train, folder, settings, reward, plan, [None])
     train_mean = score_parts.train_mean_award(train)
     heldout = json.loads((folder / "answers_sft.json").read_text())["records"]
-    records = answered["records"]
-    return {
-        "seed": seed,
-        "training_dives": {**score_parts.award_error(records, {s.sample_id: s for s in seen}, train_mean),
-                           "answers": len(records),
-                           "format_validity": sum(bool(r["format_ok"]) for r in records) / len(records)},
-        "heldout_dives": {**score_parts.award_error(heldout, {s.sample_id: s for s in test}, train_mean),
-                          "answers": len(heldout),
-                          "format_validity": sum(bool(r["format_ok"]) for r in heldout) / len(heldout)},
-    }
+    return {"seed": seed, "training_dives": dives_summary(answered["records"], seen, train_mean),
+            "heldout_dives": dives_summary(heldout, test, train_mean)}
+
+
+def dives_summary(records: list[dict], samples, train_mean: float) -> dict[str, Any]:
+    """Award error (and the training mean's), answers and format validity of one set of answered dives."""
+    return {**score_parts.award_error(records, {s.sample_id: s for s in samples}, train_mean),
+            "answers": len(records),
+            "format_validity": sum(bool(r["format_ok"]) for r in records) / len(records)}
 
 
 def build_parser() -> argparse.ArgumentParser:

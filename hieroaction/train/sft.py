@@ -30,7 +30,7 @@ def sft_trainer_class():
     class HieroSFTTrainer(SFTTrainer):
         noise_until_step: int | None = None  # train.answer_noise_until: from this step on, the gold inputs
         award_loss: float | None = None  # train.award_loss: the weight of the awards' squared error
-        _number_ids: list[int] | None = None
+        _number_ids: list[int] | None = None  # the award numbers' token ids, set with award_loss by run_sft
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             """trl's loss (or the weighted one) plus, with ``award_positions`` in the batch (``train.award_loss``),
@@ -38,11 +38,9 @@ def sft_trainer_class():
             positions, targets = inputs.pop("award_positions", None), inputs.pop("award_targets", None)
             if positions is None or not self.award_loss:
                 return self.answer_loss(model, inputs, return_outputs, num_items_in_batch)
-            from hieroaction.train.award_loss import award_value_loss, final_hidden_states, number_token_ids
+            from hieroaction.train.award_loss import award_value_loss, final_hidden_states
 
             unwrapped = self.accelerator.unwrap_model(model)
-            if self._number_ids is None:
-                self._number_ids = number_token_ids(getattr(self.processing_class, "tokenizer", self.processing_class))
             with final_hidden_states(unwrapped) as held:
                 result = self.answer_loss(model, inputs, return_outputs, num_items_in_batch)
             loss, outputs = result if return_outputs else (result, None)
