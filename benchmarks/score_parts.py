@@ -10,7 +10,9 @@ has a DD and as many awards as the dive has judges, this ranks the true scores a
   for the truth at a time),
 
 and says how often the model's DD is one its written code has among the training dives (a code can have more than one
-DD: the same dive from another board height).
+DD: the same dive from another board height). The arithmetic itself: of the answers whose think section states the
+rule (``Score = ... = 3.4 x 24 = 81.60.``), how many multiply their own DD and kept awards right (to the cent), and how
+many then write that product in ``<score>``.
 
 It also reads the awards alone: the award error is the mean absolute error of the mean of the awards an answer writes,
 on the answers that write one award per judge, beside the error of always answering the training dives' mean award
@@ -34,7 +36,7 @@ sys.path.insert(0, str(REPO))
 from hieroaction.datasets.sample import Sample  # noqa: E402
 from hieroaction.datasets.score_rule import expected_score  # noqa: E402
 from hieroaction.reasoning.parse import parse_assessment  # noqa: E402
-from hieroaction.reasoning.render import award_spans  # noqa: E402
+from hieroaction.reasoning.render import award_spans, score_rule_terms  # noqa: E402
 
 
 def read_samples(path: Path) -> dict[str, Sample]:
@@ -92,6 +94,20 @@ def award_error(records: list[dict], gold: dict[str, Sample], train_mean: float)
     }
 
 
+def arithmetic(records: list[dict]) -> dict:
+    """How often an answer's stated product is DD x kept awards (x 0.6), and how often ``<score>`` copies it."""
+    stated = right = copied = 0
+    for record in records:
+        terms = score_rule_terms(record["completion"])
+        if terms is None:
+            continue
+        dd, kept, factor, product = terms
+        stated += 1
+        right += abs(dd * kept * factor - product) < 0.006
+        copied += record.get("score") is not None and abs(float(record["score"]) - product) < 0.006
+    return {"rule_stated": stated, "product_right": right, "score_is_product": copied}
+
+
 def score_parts(records: list[dict], gold: dict[str, Sample], dds_of_code: dict[str, set[float]]) -> dict:
     rows = defaultdict(list)
     own_code_dd = checked = 0
@@ -146,20 +162,23 @@ def main(argv=None) -> int:
 
     out = {}
     print("| model (seed) | answers read | written score | own DD x own awards | true DD x own awards "
-          "| own DD x true awards | own DD against true DD | DD of its own code | award error (train mean's) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| own DD x true awards | own DD against true DD | DD of its own code | award error (train mean's) "
+          "| product right / rule stated | score is the product |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for seed in args.seeds:
         for system in ("sft", "hpl"):
             path = args.work / f"seed{seed}" / ("answers.json" if system == "hpl" else "answers_sft.json")
             if not path.exists():
                 continue
             records = answer_records(path, system)
-            r = {**score_parts(records, gold, dds_of_code), **award_error(records, gold, train_means[seed])}
+            r = {**score_parts(records, gold, dds_of_code), **award_error(records, gold, train_means[seed]),
+                 **arithmetic(records)}
             out[f"seed{seed}/{system}"] = r
             print(f"| {system.upper()} ({seed}) | {r['answers_read']} of {r['answers']} | {r['srcc_written']:.3f} "
                   f"| {r['srcc_own_dd_own_awards']:.3f} | {r['srcc_true_dd_own_awards']:.3f} "
                   f"| {r['srcc_own_dd_true_awards']:.3f} | {r['dd_rank_against_true_dd']:.3f} | {r['dd_of_own_code']:.2f} "
-                  f"| {r['award_error']:.2f} ({r['award_error_of_train_mean']:.2f}) |")
+                  f"| {r['award_error']:.2f} ({r['award_error_of_train_mean']:.2f}) "
+                  f"| {r['product_right']} / {r['rule_stated']} | {r['score_is_product']} |")
     if args.json != "-":
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"work": str(args.work), "parts": out}, indent=2))

@@ -129,6 +129,20 @@ def award_spans(text: str) -> list[tuple[int, int, float]]:
     return [(base + m.start(1), base + m.end(1), float(m.group(1))) for m in _AWARD.finditer(line.group(1))]
 
 
+_SCORE_RULE_LINE = re.compile(rf"{_SCORE} = [^=\n]+ = ([0-9]+(?:\.[0-9]+)?) x ([0-9]+(?:\.[0-9]+)?)( x 0\.6)? = "
+                              r"([0-9]+(?:\.[0-9]+)?)\.(?:\n|$)", re.MULTILINE)
+
+
+def score_rule_terms(text: str) -> tuple[float, float, float, float] | None:
+    """``(dd, kept awards, factor, product)`` of the first score line in ``text`` that states the rule, as
+    :func:`_score_line` writes it; None when there is none. The reader of that line, kept beside it: it tells whether
+    a model's answer multiplied its own DD and awards right."""
+    m = _SCORE_RULE_LINE.search(text)
+    if m is None:
+        return None
+    return float(m.group(1)), float(m.group(2)), 0.6 if m.group(3) else 1.0, float(m.group(4))
+
+
 def _score_line(sample: Sample) -> str:
     """State the FINA rule when the label follows it; otherwise only the score (some labels break the rule)."""
     score = float(sample.final_score)

@@ -90,3 +90,27 @@ def test_award_error_reads_the_written_awards_against_a_constant_answer(tmp_path
 
     partial = score_parts.award_error(_records(test, drop_a_judge), gold, train_mean)
     assert partial["award_answers"] == sum(len(s.judge_scores) != 7 for s in test)
+
+
+def test_arithmetic_counts_wrong_products_and_scores_that_do_not_copy_them(score_parts):
+    from hieroaction.reasoning.render import score_rule_terms
+
+    test = [s for s in draw_samples(60, seed=14, split="test") if score_rule_terms(render_target(s))][:20]
+    assert len(test) == 20
+    exact = score_parts.arithmetic(_records(test))
+    assert exact == {"rule_stated": 20, "product_right": 20, "score_is_product": 20}
+
+    def off_by_one(text, sample):  # even answers: the product off by 1.00; every third: <score> says something else
+        index = int(sample.sample_id.rsplit("/", 1)[1])
+        score = f"{float(sample.final_score):.2f}"
+        if index % 2 == 0:
+            text = text.replace(f"= {score}.", f"= {float(sample.final_score) + 1:.2f}.")
+        if index % 3 == 0:
+            text = text.replace(f"<score>{score}</score>", "<score>1.00</score>")
+        return text
+
+    indices = [int(s.sample_id.rsplit("/", 1)[1]) for s in test]
+    edited = score_parts.arithmetic(_records(test, off_by_one))
+    assert edited["rule_stated"] == 20
+    assert edited["product_right"] == sum(i % 2 != 0 for i in indices)
+    assert edited["score_is_product"] == sum(i % 2 != 0 and i % 3 != 0 for i in indices)

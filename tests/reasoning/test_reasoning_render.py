@@ -16,7 +16,7 @@ from hieroaction.reasoning import (
     render_target,
 )
 from hieroaction.reasoning.commentary import award_band, execution_phrase, step_judgement
-from hieroaction.reasoning.render import decode_action
+from hieroaction.reasoning.render import decode_action, score_rule_terms
 
 
 def _sample(code="5253b", steps=None, judges=(8.5, 8.0, 8.0), score=81.6, dd=3.4, **extra) -> Sample:
@@ -72,6 +72,16 @@ def test_rule_is_stated_only_when_the_label_follows_it():
     assert "Score = DD x sum of middle three awards = 3.2 x 27.5 = 88.00." in render_target(seven)
     five = _sample(judges=(7.5, 9.0, 8.0, 8.0, 8.5), score=81.18, dd=3.3)
     assert "= 3.3 x 41 x 0.6 = 81.18." in render_target(five)
+
+
+def test_the_score_lines_reader_gives_back_the_terms_the_renderer_wrote():
+    seven = _sample(judges=(9.5, 9.0, 9.5, 9.0, 8.5, 9.5, 8.5), score=88.0, dd=3.2)
+    assert score_rule_terms(render_target(seven)) == (3.2, 27.5, 1.0, 88.0)
+    five = _sample(judges=(7.5, 9.0, 8.0, 8.0, 8.5), score=81.18, dd=3.3)
+    assert score_rule_terms(render_target(five)) == (3.3, 41.0, 0.6, 81.18)
+    # a model's wrong product is read as written; a label that breaks the rule states no rule to read
+    assert score_rule_terms("Score = DD x sum of awards = 3.4 x 24 = 81.00.\n</think>") == (3.4, 24.0, 1.0, 81.0)
+    assert score_rule_terms(render_target(_sample(score=80.0))) is None
 
 
 def test_upper_case_mtl_code_is_canonical_and_steps_empty():
