@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 from hieroaction.datasets.sample import Sample  # noqa: E402
 from hieroaction.datasets.score_rule import expected_score  # noqa: E402
 from hieroaction.reasoning.parse import parse_assessment  # noqa: E402
-from hieroaction.reasoning.render import award_spans, score_rule_terms  # noqa: E402
+from hieroaction.reasoning.render import RULE_TOLERANCE, award_spans, score_rule_terms  # noqa: E402
 
 
 def read_samples(path: Path) -> dict[str, Sample]:
@@ -103,8 +103,8 @@ def arithmetic(records: list[dict]) -> dict:
             continue
         dd, kept, factor, product = terms
         stated += 1
-        right += abs(dd * kept * factor - product) < 0.006
-        copied += record.get("score") is not None and abs(float(record["score"]) - product) < 0.006
+        right += abs(dd * kept * factor - product) <= RULE_TOLERANCE
+        copied += record.get("score") is not None and abs(float(record["score"]) - product) <= RULE_TOLERANCE
     return {"rule_stated": stated, "product_right": right, "score_is_product": copied}
 
 

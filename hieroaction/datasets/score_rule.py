@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 SCORE_RULE_TOLERANCE = 0.05
 JUDGE_COUNTS = (3, 5, 7)
+SYNCHRO_FACTOR = 0.6  # five judges: the sum of their awards is scaled by this
 
 
 def expected_score(difficulty: float | None, judge_scores: Sequence[float]) -> float | None:
@@ -23,7 +24,7 @@ def expected_score(difficulty: float | None, judge_scores: Sequence[float]) -> f
     if len(judges) == 3:
         return difficulty * sum(judges)
     if len(judges) == 5:
-        return difficulty * sum(judges) * 0.6
+        return difficulty * sum(judges) * SYNCHRO_FACTOR
     return None
 
 

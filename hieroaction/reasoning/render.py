@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from hieroaction.datasets.dive_codes import DiveCode, DiveCodeError, parse_code
 from hieroaction.datasets.sample import Sample, Step
+from hieroaction.datasets.score_rule import SYNCHRO_FACTOR
 from hieroaction.reasoning.commentary import execution_phrase, step_judgement
 from hieroaction.reasoning.grammar import (
     UNKNOWN_DD,
@@ -23,7 +24,8 @@ from hieroaction.reasoning.grammar import (
 )
 
 # Tolerance when checking that the final score follows the judges' awards by the FINA rule (scores have 2 decimals).
-_RULE_TOLERANCE = 0.006
+RULE_TOLERANCE = 0.006
+_SYNCHRO_TEXT = f" x {SYNCHRO_FACTOR:g}"  # how a score line writes the five-judge factor after the sum
 
 
 def decode_action(code: str) -> DiveCode | None:
@@ -129,8 +131,9 @@ def award_spans(text: str) -> list[tuple[int, int, float]]:
     return [(base + m.start(1), base + m.end(1), float(m.group(1))) for m in _AWARD.finditer(line.group(1))]
 
 
-_SCORE_RULE_LINE = re.compile(rf"{_SCORE} = [^=\n]+ = ([0-9]+(?:\.[0-9]+)?) x ([0-9]+(?:\.[0-9]+)?)( x 0\.6)? = "
-                              r"([0-9]+(?:\.[0-9]+)?)\.(?:\n|$)", re.MULTILINE)
+_NUMBER = r"([0-9]+(?:\.[0-9]+)?)"
+_SCORE_RULE_LINE = re.compile(
+    rf"{_SCORE} = [^=\n]+ = {_NUMBER} x {_NUMBER}({re.escape(_SYNCHRO_TEXT)})? = {_NUMBER}\.(?:\n|$)", re.MULTILINE)
 
 
 def score_rule_terms(text: str) -> tuple[float, float, float, float] | None:
@@ -140,7 +143,7 @@ def score_rule_terms(text: str) -> tuple[float, float, float, float] | None:
     m = _SCORE_RULE_LINE.search(text)
     if m is None:
         return None
-    return float(m.group(1)), float(m.group(2)), 0.6 if m.group(3) else 1.0, float(m.group(4))
+    return float(m.group(1)), float(m.group(2)), SYNCHRO_FACTOR if m.group(3) else 1.0, float(m.group(4))
 
 
 def _score_line(sample: Sample) -> str:
@@ -150,12 +153,12 @@ def _score_line(sample: Sample) -> str:
     dd = sample.difficulty
     rules = {
         7: ("DD x sum of middle three awards", sum(awards[2:5]), ""),
-        5: ("DD x sum of awards x 0.6", sum(awards), " x 0.6"),
+        5: (f"DD x sum of awards{_SYNCHRO_TEXT}", sum(awards), _SYNCHRO_TEXT),
         3: ("DD x sum of awards", sum(awards), ""),
     }
     if dd is not None and len(awards) in rules:
         rule, kept, factor_text = rules[len(awards)]
-        factor = 0.6 if factor_text else 1.0
-        if abs(float(dd) * kept * factor - score) <= _RULE_TOLERANCE:
+        factor = SYNCHRO_FACTOR if factor_text else 1.0
+        if abs(float(dd) * kept * factor - score) <= RULE_TOLERANCE:
             return f"{_SCORE} = {rule} = {float(dd):.1f} x {kept:g}{factor_text} = {score:.2f}."
     return f"{_SCORE} {score:.2f}."

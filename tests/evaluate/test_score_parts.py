@@ -4,7 +4,7 @@ import pytest
 
 from hieroaction.datasets.sample import write_jsonl
 from hieroaction.reasoning import parse_assessment, render_target
-from hieroaction.reasoning.render import awards_text
+from hieroaction.reasoning.render import awards_text, score_rule_terms
 from hieroaction.synth import draw_samples
 
 from .benchmark_scripts import load_script
@@ -93,8 +93,6 @@ def test_award_error_reads_the_written_awards_against_a_constant_answer(tmp_path
 
 
 def test_arithmetic_counts_wrong_products_and_scores_that_do_not_copy_them(score_parts):
-    from hieroaction.reasoning.render import score_rule_terms
-
     test = [s for s in draw_samples(60, seed=14, split="test") if score_rule_terms(render_target(s))][:20]
     assert len(test) == 20
     exact = score_parts.arithmetic(_records(test))
